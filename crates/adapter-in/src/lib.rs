@@ -1,0 +1,1 @@
+//! Driving adapters (HTTP, Kafka). Filled by the embedded-runtime issue.

@@ -1,0 +1,1 @@
+//! Driven adapters (stores, queues, vendors). Filled by the embedded-runtime issue.

@@ -1,0 +1,3 @@
+//! notification-hub binary.
+
+fn main() {}
