@@ -210,6 +210,11 @@ pub enum Target {
     },
     /// The recipient's in-app inbox.
     Inbox,
+    /// The recipient was erased: only the masked form survives in the delivery history.
+    Erased {
+        /// The masked target as it was.
+        masked: String,
+    },
 }
 
 impl Target {
@@ -219,13 +224,20 @@ impl Target {
             Target::Address(a) => a.as_str(),
             Target::Device { token, .. } => token,
             Target::Inbox => "inbox",
+            Target::Erased { masked } => masked,
         }
+    }
+
+    /// The same target with everything personal removed (after the recipient is erased).
+    pub fn erased(&self) -> Target {
+        Target::Erased { masked: self.masked() }
     }
 
     /// The target masked for API responses and logs.
     pub fn masked(&self) -> String {
         match self {
             Target::Inbox => "inbox".to_owned(),
+            Target::Erased { masked } => masked.clone(),
             other => mask(other.as_str()),
         }
     }

@@ -2,7 +2,7 @@
 
 /// A value was not one of the names an enum accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}` is not one of {allowed}")]
+#[error("`{value}` is not {allowed}")]
 pub struct UnknownVariant {
     /// The rejected text.
     pub value: String,
@@ -10,10 +10,13 @@ pub struct UnknownVariant {
     pub allowed: &'static str,
 }
 
+/// Declares a wire enum with `SCREAMING_SNAKE_CASE` names: serde, `ALL`, `as_str`, Display, FromStr.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -41,14 +44,14 @@ macro_rules! named_enum {
                     $($text => Ok($name::$variant),)+
                     _ => Err($crate::kind::UnknownVariant {
                         value: s.to_owned(),
-                        allowed: concat!($($text, " "),+),
+                        allowed: concat!("one of:", $(" ", $text),+),
                     }),
                 }
             }
         }
     };
 }
-pub(crate) use named_enum;
+pub(crate) use crate::named_enum;
 
 named_enum!(
     /// What a notification is about; decides opt-out and quiet-hours rules.
@@ -83,21 +86,17 @@ impl Kind {
 
 named_enum!(
     /// Dispatch priority of a notification's deliveries.
+    #[derive(Default)]
     Priority {
         /// Dispatched ahead of the others.
         High => "HIGH",
         /// The default.
+        #[default]
         Normal => "NORMAL",
         /// Dispatched after the others.
         Low => "LOW",
     }
 );
-
-impl Default for Priority {
-    fn default() -> Self {
-        Priority::Normal
-    }
-}
 
 #[cfg(test)]
 mod tests {

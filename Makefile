@@ -1,0 +1,42 @@
+# notification-hub developer commands. `make test` is what CI runs (.ci/run).
+#
+# Recipes run in bash with -e -u -o pipefail, so a failing command anywhere in a pipeline fails
+# the target.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+CARGO ?= cargo
+# Extra arguments for `make run`, e.g. `make run ARGS=--version`.
+ARGS ?=
+
+.PHONY: help fmt fmt-check lint test run build doc clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+
+fmt: ## format every crate
+	$(CARGO) fmt --all
+
+fmt-check: ## fail if any file is not formatted
+	$(CARGO) fmt --all -- --check
+
+lint: ## clippy on every crate, target and feature, warnings are errors
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+test: ## fmt-check + lint + every test (nextest if installed) + doctests, then one summary line
+	@CARGO="$(CARGO)" scripts/test-summary.sh
+
+run: ## run the binary (embedded defaults, no setup)
+	$(CARGO) run -p notification-hub -- $(ARGS)
+
+build: ## build every crate
+	$(CARGO) build --workspace --all-targets
+
+doc: ## API docs of the workspace crates (target/doc)
+	$(CARGO) doc --workspace --no-deps --all-features
+
+clean: ## remove build output
+	$(CARGO) clean

@@ -1,0 +1,117 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
+
+use crate::error::PortError;
+use crate::ports::{IdempotencyStore, Reservation, StoredResponse};
+
+#[derive(Debug, Clone)]
+enum Entry {
+    InFlight { fingerprint: Fingerprint, expires: DateTime<Utc> },
+    Done { response: StoredResponse, expires: DateTime<Utc> },
+}
+
+/// In-process idempotency keys with expiry, like the embedded adapter.
+#[derive(Debug, Default)]
+pub struct InMemoryIdempotency {
+    entries: Mutex<HashMap<(String, String), Entry>>,
+    down: AtomicBool,
+}
+
+impl InMemoryIdempotency {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail with `Unavailable` (like Redis down) until switched back.
+    pub fn set_unavailable(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Forgets every key (like a Redis flush).
+    pub fn flush(&self) {
+        self.entries.lock().expect("lock").clear();
+    }
+
+    /// Number of keys held (in flight or completed).
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("lock").len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn check(&self) -> Result<(), PortError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(PortError::unavailable("idempotency store down"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    now + TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+#[async_trait]
+impl IdempotencyStore for InMemoryIdempotency {
+    async fn reserve(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: DateTime<Utc>,
+        in_flight_ttl: Duration,
+    ) -> Result<Reservation, PortError> {
+        self.check()?;
+        let mut entries = self.entries.lock().expect("lock");
+        let slot = (scope.to_owned(), key.as_str().to_owned());
+        match entries.get(&slot) {
+            Some(Entry::InFlight { fingerprint: held, expires }) if *expires > now => {
+                return Ok(Reservation::InFlight { fingerprint: *held });
+            }
+            Some(Entry::Done { response, expires }) if *expires > now => {
+                return Ok(Reservation::Completed(response.clone()));
+            }
+            _ => {}
+        }
+        entries
+            .insert(slot, Entry::InFlight { fingerprint: *fingerprint, expires: after(now, in_flight_ttl) });
+        Ok(Reservation::Reserved)
+    }
+
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        response: StoredResponse,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<(), PortError> {
+        self.check()?;
+        self.entries.lock().expect("lock").insert(
+            (scope.to_owned(), key.as_str().to_owned()),
+            Entry::Done { response, expires: after(now, retention) },
+        );
+        Ok(())
+    }
+
+    async fn release(&self, scope: &str, key: &IdempotencyKey) -> Result<(), PortError> {
+        self.check()?;
+        let mut entries = self.entries.lock().expect("lock");
+        let slot = (scope.to_owned(), key.as_str().to_owned());
+        if matches!(entries.get(&slot), Some(Entry::InFlight { .. })) {
+            entries.remove(&slot);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! Applying a verified vendor callback (SPEC §5.5). Signature checks happen at the edge.
+
+use hub_domain::delivery::{DeliveryEvent, DeliveryStatus, ErrorClass, ReceiptStatus, Try, TryOutcome};
+use hub_domain::{Channel, DeliveryId};
+
+use crate::App;
+use crate::app::EntropySource;
+use crate::error::{ErrorCode, PortError};
+use crate::ports::{AuditAction, AuditEntry, DeliveryUpdate, Expectation, UpdateOutcome};
+
+/// How the callback names the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryRef {
+    /// Our id.
+    Delivery(DeliveryId),
+    /// The vendor's message id.
+    VendorMessage(String),
+}
+
+/// A vendor's delivery report, after its signature was verified.
+#[derive(Debug, Clone)]
+pub struct VendorCallback {
+    /// Vendor name from the path.
+    pub vendor: String,
+    /// Channel the vendor serves, when known (narrows vendor-message-id lookups).
+    pub channel: Option<Channel>,
+    /// Which delivery.
+    pub delivery: DeliveryRef,
+    /// What happened.
+    pub status: ReceiptStatus,
+    /// The vendor's reason text.
+    pub reason: Option<String>,
+}
+
+/// What the callback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The delivery moved to this status.
+    Applied(DeliveryStatus),
+    /// The delivery was not in SENT (terminal, or not dispatched yet): left unchanged.
+    Unchanged(DeliveryStatus),
+}
+
+/// Errors of the callback use case.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// No such delivery (404).
+    #[error("delivery not found")]
+    DeliveryNotFound,
+    /// The delivery is still DISPATCHING: the worker has not stored the vendor's acceptance
+    /// yet. Answered 503 with `Retry-After` so the vendor sends the callback again instead of
+    /// the receipt being lost.
+    #[error("the delivery's dispatch result is not stored yet; retry the callback")]
+    NotYetRecorded,
+    /// A port failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl CallbackError {
+    /// The error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CallbackError::DeliveryNotFound => ErrorCode::DeliveryNotFound,
+            CallbackError::NotYetRecorded => ErrorCode::DependencyUnavailable,
+            CallbackError::Port(e) => e.code(),
+        }
+    }
+}
+
+impl App {
+    /// Applies a callback: `DELIVERED` moves SENT → DELIVERED; `FAILED` is a transient failure
+    /// (retry or EXHAUSTED); `BOUNCED`/`UNREGISTERED` are permanent (EXHAUSTED; an unregistered
+    /// push token disables the device). A DISPATCHING delivery answers `NotYetRecorded`; other
+    /// states are left unchanged. Applied callbacks are audited.
+    pub async fn apply_callback(&self, callback: VendorCallback) -> Result<CallbackOutcome, CallbackError> {
+        let delivery = match &callback.delivery {
+            DeliveryRef::Delivery(id) => self.deps.deliveries.get(*id).await?,
+            DeliveryRef::VendorMessage(vid) => {
+                self.deps.deliveries.find_by_vendor_message_id(callback.channel, vid).await?
+            }
+        }
+        .ok_or(CallbackError::DeliveryNotFound)?;
+        if delivery.state.status == DeliveryStatus::Dispatching {
+            return Err(CallbackError::NotYetRecorded);
+        }
+        let now = self.now();
+        let mut random = EntropySource(self.deps.entropy.as_ref());
+        let Ok(state) = delivery.state.apply(
+            &DeliveryEvent::Receipt(callback.status),
+            now,
+            &self.settings.retry,
+            &mut random,
+        ) else {
+            return Ok(CallbackOutcome::Unchanged(delivery.state.status));
+        };
+        let error_class = match callback.status {
+            ReceiptStatus::Delivered => None,
+            ReceiptStatus::Failed => Some(ErrorClass::Transient),
+            ReceiptStatus::Bounced => Some(ErrorClass::Bounced),
+            ReceiptStatus::Unregistered => Some(ErrorClass::Unregistered),
+        };
+        let push_try = error_class.map(|class| Try {
+            at: now,
+            outcome: TryOutcome::Failed,
+            error_class: Some(class),
+            vendor_code: Some(callback.status.as_str().to_owned()),
+            detail: callback.reason.clone().or_else(|| Some(format!("reported by {}", callback.vendor))),
+            latency_ms: None,
+        });
+        let update =
+            DeliveryUpdate { push_try, last_error_class: error_class, ..DeliveryUpdate::state(state) };
+        let expected = Expectation { status: delivery.state.status, tries: delivery.state.tries };
+        let applied = match self.deps.deliveries.update(delivery.id, expected, update, now).await? {
+            UpdateOutcome::Applied(after) => after,
+            // Changed under us (another callback won the race): report its current state.
+            UpdateOutcome::Conflict | UpdateOutcome::NotFound => {
+                let current =
+                    self.deps.deliveries.get(delivery.id).await?.ok_or(CallbackError::DeliveryNotFound)?;
+                return Ok(CallbackOutcome::Unchanged(current.state.status));
+            }
+        };
+        if callback.status == ReceiptStatus::Unregistered {
+            self.disable_unregistered_device(&delivery).await?;
+        }
+        let (ms, bits) = self.id_parts();
+        self.deps
+            .audit
+            .record(AuditEntry {
+                id: hub_domain::AuditId::from_parts(ms, bits),
+                at: now,
+                actor: format!("vendor:{}", callback.vendor),
+                action: AuditAction::CallbackApplied,
+                target: Some(delivery.id.to_string()),
+                filter: None,
+                counts: None,
+                outcome: format!("{} -> {}", callback.status, applied.state.status),
+            })
+            .await?;
+        Ok(CallbackOutcome::Applied(applied.state.status))
+    }
+}

@@ -1,0 +1,12 @@
+//! The use cases, by area. Each is a method of [`crate::App`].
+
+pub mod audit;
+pub mod bulk;
+pub mod callbacks;
+pub mod dispatch;
+pub mod dlq;
+pub mod notifications;
+pub mod recipients;
+pub mod relay;
+pub mod send;
+pub mod templates;

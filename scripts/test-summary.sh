@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs the steps of `make test` in order (format check, clippy, tests, doctests) and ends with
+# ONE summary line:
+#   make test: OK — fmt, clippy, 123 tests passed in 42s
+#   make test: FAILED at clippy — fmt ok (after 17s)
+# Exits non-zero when any step fails. Tests run under cargo-nextest when `cargo nextest` is
+# installed (doctests then run separately, nextest does not run them), else under `cargo test`.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CARGO="${CARGO:-cargo}"
+started=$SECONDS
+passed_steps=()
+log=$(mktemp "${TMPDIR:-/tmp}/nh-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+
+elapsed() { echo "$((SECONDS - started))s"; }
+
+fail() {
+  local step=$1 done="none"
+  if ((${#passed_steps[@]} > 0)); then
+    done="$(IFS=,; echo "${passed_steps[*]}" | sed 's/,/, /g') ok"
+  fi
+  echo
+  echo "make test: FAILED at ${step} — ${done} (after $(elapsed))"
+  exit 1
+}
+
+step() { echo; echo "==> $*"; }
+
+# CARGO_TERM_COLOR=always (common in CI) colours output even through a pipe.
+strip_colour() { sed -E $'s/\x1b\\[[0-9;]*[a-zA-Z]//g'; }
+
+step "fmt: $CARGO fmt --all -- --check"
+"$CARGO" fmt --all -- --check || fail fmt
+passed_steps+=(fmt)
+
+step "clippy: $CARGO clippy --workspace --all-targets --all-features -- -D warnings"
+"$CARGO" clippy --workspace --all-targets --all-features -- -D warnings || fail clippy
+passed_steps+=(clippy)
+
+# Output is shown live and kept in $log so the passed tests can be counted afterwards.
+tests_passed=0
+if "$CARGO" nextest --version >/dev/null 2>&1; then
+  step "tests: $CARGO nextest run --workspace --all-features"
+  "$CARGO" nextest run --workspace --all-features --no-tests=warn 2>&1 | tee "$log" || fail tests
+  # nextest ends with e.g. "Summary [   1.234s] 42 tests run: 42 passed, 0 skipped".
+  n=$(strip_colour <"$log" | sed -nE 's/^ *Summary \[.* ([0-9]+) passed.*/\1/p' | tail -n 1)
+  tests_passed=$((tests_passed + ${n:-0}))
+  passed_steps+=(tests)
+
+  step "doctests: $CARGO test --workspace --all-features --doc"
+  "$CARGO" test --workspace --all-features --doc 2>&1 | tee "$log" || fail doctests
+  passed_steps+=(doctests)
+else
+  step "tests: $CARGO test --workspace --all-features (cargo-nextest not installed)"
+  "$CARGO" test --workspace --all-features 2>&1 | tee "$log" || fail tests
+  passed_steps+=(tests)
+fi
+# libtest prints one "test result: ok. N passed; …" per test binary and per crate's doctests.
+n=$(strip_colour <"$log" | sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed;.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+tests_passed=$((tests_passed + n))
+
+echo
+echo "make test: OK — fmt, clippy, ${tests_passed} tests passed in $(elapsed)"
