@@ -6,7 +6,9 @@ use common::*;
 use hub_application::ErrorCode;
 use hub_application::fakes::FakeHub;
 use hub_application::ports::{DeviceRegistration, PutOutcome};
-use hub_application::use_cases::recipients::{PutRecipient, RecipientUseCaseError};
+use hub_application::use_cases::recipients::{
+    KindPreferenceInput, PutPreferences, PutRecipient, RecipientUseCaseError,
+};
 use hub_application::use_cases::templates::CreateTemplate;
 use hub_application::{App, Settings};
 use hub_domain::delivery::DeliveryStatus;
@@ -87,7 +89,7 @@ async fn unknown_recipients_answer_not_found_everywhere() {
     assert_eq!(hub.app.delete_recipient(&id).await.unwrap_err().code(), ErrorCode::RecipientNotFound);
     assert_eq!(hub.app.get_preferences(&id).await.unwrap_err().code(), ErrorCode::RecipientNotFound);
     assert_eq!(
-        hub.app.put_preferences(&id, Default::default()).await.unwrap_err().code(),
+        hub.app.put_preferences(&id, PutPreferences::default()).await.unwrap_err().code(),
         ErrorCode::RecipientNotFound
     );
     assert_eq!(
@@ -96,25 +98,75 @@ async fn unknown_recipients_answer_not_found_everywhere() {
     );
 }
 
+fn prefs(kinds: &[(Kind, Option<bool>, &[Channel])], quiet: Option<Option<(&str, &str)>>) -> PutPreferences {
+    PutPreferences {
+        kinds: kinds
+            .iter()
+            .map(|(k, allowed, channels)| {
+                (*k, KindPreferenceInput { allowed: *allowed, channels: channels.to_vec() })
+            })
+            .collect(),
+        quiet_hours: quiet.map(|q| q.map(|(a, b)| (a.to_owned(), b.to_owned()))),
+    }
+}
+
 #[tokio::test]
-async fn preferences_default_and_round_trip_and_mandatory_kinds_cannot_be_opted_out() {
+async fn preferences_default_round_trip_and_reject_mandatory_opt_outs_and_empty_windows() {
     let hub = FakeHub::new();
     recipient(&hub, "alice", &[(Channel::Email, Some("a@example.com"))]).await;
     let defaults = hub.app.get_preferences(&rid("alice")).await.unwrap();
     assert_eq!(defaults.quiet_hours().map(|w| w.to_string()), Some("22:00-08:00".into()));
-    let mut kinds = std::collections::BTreeMap::new();
-    kinds.insert(
-        Kind::Transactional,
-        hub_domain::preferences::KindPreference { allowed: false, channels: Default::default() },
+    assert!(defaults.allows_kind(Kind::Marketing));
+
+    let stored = hub
+        .app
+        .put_preferences(
+            &rid("alice"),
+            prefs(
+                &[(Kind::Marketing, Some(false), &[]), (Kind::Service, None, &[Channel::Email])],
+                Some(Some(("23:30", "07:00"))),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!stored.allows_kind(Kind::Marketing));
+    assert_eq!(stored.allowed_channels(Kind::Service).to_vec(), vec![Channel::Email]);
+    assert_eq!(stored.quiet_hours().map(|w| w.to_string()), Some("23:30-07:00".into()));
+    assert_eq!(hub.app.get_preferences(&rid("alice")).await.unwrap(), stored);
+
+    let none = hub.app.put_preferences(&rid("alice"), prefs(&[], Some(None))).await.unwrap();
+    assert_eq!(none.quiet_hours(), None, "null turns quiet hours off");
+    let absent = hub.app.put_preferences(&rid("alice"), prefs(&[], None)).await.unwrap();
+    assert_eq!(
+        absent.quiet_hours().map(|w| w.to_string()),
+        Some("22:00-08:00".into()),
+        "absent means the default"
     );
-    let err = hub_domain::preferences::Preferences::new(kinds, None).unwrap_err();
-    let err = hub_application::use_cases::recipients::preferences_error(err);
-    assert_eq!(err.code(), ErrorCode::MandatoryKind);
-    assert_eq!(err.code().http_status(), 400);
-    let none = hub_domain::preferences::Preferences::new(Default::default(), None).unwrap();
-    let stored = hub.app.put_preferences(&rid("alice"), none.clone()).await.unwrap();
-    assert_eq!(stored, none);
-    assert_eq!(hub.app.get_preferences(&rid("alice")).await.unwrap().quiet_hours(), None);
+
+    for kind in [Kind::Security, Kind::Transactional] {
+        let err = hub
+            .app
+            .put_preferences(&rid("alice"), prefs(&[(kind, Some(false), &[])], None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MandatoryKind);
+        assert_eq!(err.code().http_status(), 400);
+    }
+    for (quiet, field) in [
+        (("22:00", "22:00"), "quietHours"),
+        (("25:00", "08:00"), "quietHours.start"),
+        (("22:00", "8am"), "quietHours.end"),
+    ] {
+        match hub.app.put_preferences(&rid("alice"), prefs(&[], Some(Some(quiet)))).await.unwrap_err() {
+            RecipientUseCaseError::Validation { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        hub.app.get_preferences(&rid("alice")).await.unwrap(),
+        absent,
+        "rejected documents change nothing"
+    );
 }
 
 #[tokio::test]

@@ -458,3 +458,18 @@ async fn dlq_stats_count_by_bucket_channel_and_error_class() {
     let err = hub.app.dlq_stats(at("2026-01-15T00:00:00Z"), at("2026-01-16T00:00:00Z"), 1).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ValidationFailed);
 }
+
+#[tokio::test]
+async fn a_callback_racing_the_worker_asks_the_vendor_to_retry() {
+    let hub = FakeHub::new();
+    let id = one_delivery(&hub, "k1", "bob@example.com").await;
+    let now = at("2026-01-15T03:00:00Z");
+    hub.store.claim(id, now, now + chrono::TimeDelta::seconds(60)).await.unwrap().unwrap();
+    let err = hub
+        .app
+        .apply_callback(callback(DeliveryRef::Delivery(id), ReceiptStatus::Delivered))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DependencyUnavailable, "a retryable answer, not a lost receipt");
+    assert_eq!(delivery(&hub, id).await.state.status, DeliveryStatus::Dispatching);
+}

@@ -9,15 +9,15 @@ use hub_application::ErrorCode;
 use hub_application::fakes::FakeHub;
 use hub_application::ports::{IdempotencyStore, NotificationFilter};
 use hub_application::use_cases::notifications::ListNotifications;
+use hub_application::use_cases::recipients::{KindPreferenceInput, PutPreferences};
 use hub_application::use_cases::send::{Content, SendError, SendOutcome};
 use hub_application::use_cases::templates::CreateTemplate;
 use hub_domain::delivery::DeliveryStatus;
 use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
-use hub_domain::preferences::{KindPreference, Preferences};
 use hub_domain::resolver::Reason;
 use hub_domain::status::NotificationStatus;
 use hub_domain::template::{PayloadValue, TemplateKey};
-use hub_domain::{Channel, ChannelSet, Kind, Platform};
+use hub_domain::{Channel, Kind, Platform};
 
 const EMAIL: (Channel, Option<&str>) = (Channel::Email, Some("alice@example.com"));
 const SMS: (Channel, Option<&str>) = (Channel::Sms, Some("+821012345678"));
@@ -228,9 +228,8 @@ async fn an_opted_out_kind_is_suppressed_and_consumes_no_tokens() {
     let hub = FakeHub::new();
     recipient(&hub, "alice", &[SMS]).await;
     let mut kinds = std::collections::BTreeMap::new();
-    kinds.insert(Kind::Marketing, KindPreference { allowed: false, channels: ChannelSet::EMPTY });
-    let prefs = Preferences::new(kinds, None).unwrap();
-    hub.app.put_preferences(&rid("alice"), prefs).await.unwrap();
+    kinds.insert(Kind::Marketing, KindPreferenceInput { allowed: Some(false), channels: Vec::new() });
+    hub.app.put_preferences(&rid("alice"), PutPreferences { kinds, quiet_hours: None }).await.unwrap();
     for i in 0..7 {
         let result = hub.app.send(send(&format!("m{i}"), "alice", Kind::Marketing, "sale")).await.unwrap();
         match result.outcome {
@@ -493,4 +492,90 @@ async fn listing_pages_newest_first_without_skipping_equal_timestamps() {
 #[test]
 fn keys_parse_in_both_forms() {
     assert_eq!(IdempotencyKey::parse("\"abc\"").unwrap(), IdempotencyKey::parse("abc").unwrap());
+}
+
+#[tokio::test]
+async fn kakao_at_night_falls_back_to_sms_rendered_from_the_kakao_template() {
+    let hub = FakeHub::new();
+    recipient(&hub, "minsu", &[(Channel::KakaoAlimtalk, Some("+821099998888"))]).await;
+    template(&hub, "otp.code", "en", Channel::KakaoAlimtalk, "Your code is {code}").await;
+    // 22:00 in Seoul: inside the Kakao night window (20:50-08:00). SECURITY ignores quiet hours.
+    hub.clock.set(at("2026-01-15T13:00:00Z"));
+    let cmd = with_template(
+        send("k1", "minsu", Kind::Security, ""),
+        "otp.code",
+        &[("code", "123456"), ("orderId", "-")],
+    );
+    let receipt = hub.app.send(cmd).await.unwrap();
+    let receipt = accepted(&receipt.outcome);
+    assert_eq!(receipt.deliveries.len(), 1);
+    assert_eq!(receipt.deliveries[0].channel, Channel::Sms);
+    assert_eq!(receipt.skipped.len(), 1);
+    assert_eq!(
+        (receipt.skipped[0].channel, receipt.skipped[0].reason),
+        (Channel::KakaoAlimtalk, Reason::KakaoNight)
+    );
+    hub.drain().await;
+    let sent = hub.sender.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].channel, Channel::Sms);
+    assert_eq!(
+        sent[0].target.as_str(),
+        "+821099998888",
+        "the Kakao number, as the recipient has no SMS number"
+    );
+    assert_eq!(sent[0].body, "Your code is 123456");
+    let view = hub.app.get_notification(receipt.notification_id).await.unwrap();
+    assert_eq!(view.stored.deliveries[0].fallback_for, Some(Channel::KakaoAlimtalk));
+}
+
+#[tokio::test]
+async fn marketing_kakao_at_night_waits_for_the_window_to_end() {
+    let hub = FakeHub::new();
+    recipient(&hub, "minsu", &[(Channel::KakaoAlimtalk, Some("+821099998888"))]).await;
+    let mut kinds = std::collections::BTreeMap::new();
+    kinds.insert(Kind::Marketing, KindPreferenceInput { allowed: Some(true), channels: Vec::new() });
+    hub.app.put_preferences(&rid("minsu"), PutPreferences { kinds, quiet_hours: Some(None) }).await.unwrap();
+    hub.clock.set(at("2026-01-15T12:00:00Z")); // 21:00 in Seoul
+    let receipt = hub.app.send(send("k1", "minsu", Kind::Marketing, "sale")).await.unwrap();
+    let d = &accepted(&receipt.outcome).deliveries[0];
+    assert_eq!((d.channel, d.reason), (Channel::KakaoAlimtalk, Some(Reason::KakaoNight)));
+    assert_eq!(d.not_before, at("2026-01-15T23:00:00Z"), "08:00 the next morning in Seoul");
+}
+
+#[tokio::test]
+async fn a_scheduled_send_waits_for_send_at_and_an_expired_one_is_suppressed() {
+    let hub = FakeHub::new();
+    recipient(&hub, "alice", &[EMAIL]).await;
+    let mut cmd = send("k1", "alice", Kind::Transactional, "later");
+    cmd.send_at = Some(at("2026-01-15T05:00:00Z"));
+    let receipt = hub.app.send(cmd).await.unwrap();
+    let d = &accepted(&receipt.outcome).deliveries[0];
+    assert_eq!((d.not_before, d.reason), (at("2026-01-15T05:00:00Z"), Some(Reason::Scheduled)));
+    assert_eq!(hub.drain().await, 0);
+    hub.clock.set(at("2026-01-15T05:00:00Z"));
+    assert_eq!(hub.drain().await, 1);
+
+    let mut cmd = send("k2", "alice", Kind::Marketing, "too late");
+    hub.clock.set(at("2026-01-15T14:00:00Z")); // quiet hours until 23:00Z
+    cmd.expires_at = Some(at("2026-01-15T20:00:00Z"));
+    match hub.app.send(cmd).await.unwrap().outcome {
+        SendOutcome::Suppressed(r) => assert_eq!(r.suppression_reason, Some(Reason::Expired)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_recipient_without_any_channel_is_suppressed_for_lack_of_an_address() {
+    let hub = FakeHub::new();
+    recipient(&hub, "empty", &[]).await;
+    match hub.app.send(send("k1", "empty", Kind::Security, "hi")).await.unwrap().outcome {
+        SendOutcome::Suppressed(r) => {
+            assert_eq!(r.suppression_reason, Some(Reason::NoAddress));
+            assert!(r.skipped.is_empty());
+            let view = hub.app.get_notification(r.notification_id).await.unwrap();
+            assert_eq!(view.status, NotificationStatus::Suppressed);
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -1,9 +1,12 @@
 //! Recipients, preferences (SPEC §5.2) and devices (SPEC §5.4).
 
-use hub_domain::preferences::Preferences;
+use std::collections::BTreeMap;
+
+use hub_domain::preferences::{KindPreference, Preferences};
 use hub_domain::recipient::parse_contacts;
+use hub_domain::time_window::DailyWindow;
 use hub_domain::{
-    Channel, Device, DeviceId, DeviceToken, Locale, Platform, Recipient, RecipientError, RecipientId,
+    Channel, Device, DeviceId, DeviceToken, Kind, Locale, Platform, Recipient, RecipientError, RecipientId,
     SlackTarget, Timezone,
 };
 
@@ -24,6 +27,24 @@ pub struct PutRecipient {
     pub timezone: Option<String>,
 }
 
+/// One kind's entry of a preference document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindPreferenceInput {
+    /// `allowed` (absent = allowed).
+    pub allowed: Option<bool>,
+    /// `channels` allow list (empty = all channels).
+    pub channels: Vec<Channel>,
+}
+
+/// `PUT /api/v1/recipients/{id}/preferences`: the full document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutPreferences {
+    /// Per-kind settings; kinds not listed get the defaults.
+    pub kinds: BTreeMap<Kind, KindPreferenceInput>,
+    /// `quietHours`: absent → the default 22:00–08:00; `null` → none; `{start, end}` as `HH:MM`.
+    pub quiet_hours: Option<Option<(String, String)>>,
+}
+
 /// Errors of the recipient, preference and device use cases.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipientUseCaseError {
@@ -37,7 +58,7 @@ pub enum RecipientUseCaseError {
     },
     /// Opting out of SECURITY or TRANSACTIONAL (400).
     #[error("{0} notifications are mandatory and cannot be opted out of")]
-    MandatoryKind(hub_domain::Kind),
+    MandatoryKind(Kind),
     /// Unknown recipient (404).
     #[error("recipient {0} does not exist")]
     NotFound(RecipientId),
@@ -136,13 +157,39 @@ impl App {
         Ok(self.get_recipient(id).await?.preferences.unwrap_or_default())
     }
 
-    /// Replaces the preference document; the caller parsed it with `Preferences::new`, whose
-    /// `MandatoryKind` error maps to [`RecipientUseCaseError::MandatoryKind`].
+    /// Replaces the preference document. Opting out of a mandatory kind → `MandatoryKind`;
+    /// a bad or empty (`start == end`) quiet-hours window → `Validation` naming the field.
     pub async fn put_preferences(
         &self,
         id: &RecipientId,
-        preferences: Preferences,
+        cmd: PutPreferences,
     ) -> Result<Preferences, RecipientUseCaseError> {
+        let quiet_hours = match cmd.quiet_hours {
+            None => Some(Preferences::default_quiet_hours()),
+            Some(None) => None,
+            Some(Some((start, end))) => {
+                let start = DailyWindow::parse_time(&start)
+                    .map_err(|e| RecipientUseCaseError::field("quietHours.start", e))?;
+                let end = DailyWindow::parse_time(&end)
+                    .map_err(|e| RecipientUseCaseError::field("quietHours.end", e))?;
+                Some(
+                    DailyWindow::new(start, end)
+                        .map_err(|e| RecipientUseCaseError::field("quietHours", e))?,
+                )
+            }
+        };
+        let kinds = cmd
+            .kinds
+            .into_iter()
+            .map(|(kind, input)| {
+                let preference = KindPreference {
+                    allowed: input.allowed.unwrap_or(true),
+                    channels: input.channels.into_iter().collect(),
+                };
+                (kind, preference)
+            })
+            .collect();
+        let preferences = Preferences::new(kinds, quiet_hours).map_err(preferences_error)?;
         if self.deps.recipients.put_preferences(id, &preferences, self.now()).await? {
             Ok(preferences)
         } else {
@@ -189,8 +236,7 @@ impl App {
     }
 }
 
-/// Maps the domain's preference error for DTO conversion.
-pub fn preferences_error(e: hub_domain::preferences::PreferencesError) -> RecipientUseCaseError {
+fn preferences_error(e: hub_domain::preferences::PreferencesError) -> RecipientUseCaseError {
     match e {
         hub_domain::preferences::PreferencesError::MandatoryKind(kind) => {
             RecipientUseCaseError::MandatoryKind(kind)

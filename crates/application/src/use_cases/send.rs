@@ -549,7 +549,12 @@ fn receipt(new: &NewNotification, now: DateTime<Utc>, suppression_reason: Option
         })
         .collect();
     let suppression_reason = if new.deliveries.is_empty() {
-        suppression_reason.or_else(|| new.notification.skipped.first().map(|s| s.reason))
+        // No candidate channel at all (an empty channel list) reads as "no address".
+        Some(
+            suppression_reason
+                .or_else(|| new.notification.skipped.first().map(|s| s.reason))
+                .unwrap_or(Reason::NoAddress),
+        )
     } else {
         None
     };
