@@ -19,13 +19,7 @@ impl App {
         let limit = page_size(limit, DLQ_DEFAULT_PAGE, DLQ_MAX_PAGE).map_err(DlqError::Validation)?;
         check_range(filter.from, filter.to)?;
         let after = cursor_text.map(|c| cursor::decode(c, AuditId::parse)).transpose()?;
-        let mut rows = self.deps.audit.list(&filter, after, limit + 1).await?;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|e| cursor::encode(e.at, &e.id))
-        } else {
-            None
-        };
-        Ok(Page { items: rows, next_cursor })
+        let rows = self.deps.audit.list(&filter, after, limit + 1).await?;
+        Ok(Page::from_overfetch(rows, limit, |e| Some(cursor::encode(e.at, &e.id))))
     }
 }

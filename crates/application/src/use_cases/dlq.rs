@@ -111,14 +111,12 @@ impl App {
                 cursor::decode(c, DeliveryId::parse).map(|(exhausted_at, id)| DlqCursor { exhausted_at, id })
             })
             .transpose()?;
-        let mut rows = self.deps.dlq.list(&filter, after, limit + 1).await?;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().and_then(|d| d.exhausted_at.map(|at| cursor::encode(at, &d.id)))
-        } else {
-            None
-        };
-        Ok(Page { items: rows.into_iter().map(|d| self.dlq_item(d)).collect(), next_cursor })
+        let rows = self.deps.dlq.list(&filter, after, limit + 1).await?;
+        let page = Page::from_overfetch(rows, limit, |d| d.exhausted_at.map(|at| cursor::encode(at, &d.id)));
+        Ok(Page {
+            items: page.items.into_iter().map(|d| self.dlq_item(d)).collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     /// One delivery with every try (any status, so an operator can follow up on a replay).

@@ -7,7 +7,7 @@ use hub_domain::status::{DeliverySummary, NotificationStatus, derive_status};
 use crate::App;
 use crate::cursor::{self, InvalidCursor};
 use crate::error::{ErrorCode, PortError};
-use crate::ports::{NotificationCursor, NotificationFilter, NotificationWithDeliveries};
+use crate::ports::{DeliveryRecord, NotificationCursor, NotificationFilter, NotificationWithDeliveries};
 
 /// Default page size of listings.
 pub const DEFAULT_PAGE: usize = 20;
@@ -30,6 +30,24 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass back to get the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows read from a store: the extra row only says that
+    /// another page exists, and the cursor points after the last row kept.
+    pub(crate) fn from_overfetch(
+        mut rows: Vec<T>,
+        limit: usize,
+        cursor_of: impl Fn(&T) -> Option<String>,
+    ) -> Self {
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().and_then(cursor_of)
+        } else {
+            None
+        };
+        Page { items: rows, next_cursor }
+    }
 }
 
 /// `GET /api/v1/notifications` parameters.
@@ -85,16 +103,8 @@ pub struct Cancelled {
     pub view: NotificationView,
 }
 
-pub(crate) fn derive(stored: &NotificationWithDeliveries, now: DateTime<Utc>) -> NotificationStatus {
-    let summaries: Vec<DeliverySummary> = stored
-        .deliveries
-        .iter()
-        .map(|d| DeliverySummary {
-            status: d.state.status,
-            tries: d.state.tries,
-            not_before: d.state.not_before,
-        })
-        .collect();
+pub(crate) fn derive(deliveries: &[DeliveryRecord], now: DateTime<Utc>) -> NotificationStatus {
+    let summaries: Vec<DeliverySummary> = deliveries.iter().map(|d| DeliverySummary::from(d.state)).collect();
     derive_status(&summaries, now)
 }
 
@@ -111,7 +121,7 @@ impl App {
     /// One notification with its deliveries, tries and derived status.
     pub async fn get_notification(&self, id: NotificationId) -> Result<NotificationView, NotificationError> {
         let stored = self.deps.notifications.get(id).await?.ok_or(NotificationError::NotFound(id))?;
-        let status = derive(&stored, self.now());
+        let status = derive(&stored.deliveries, self.now());
         Ok(NotificationView { stored, status })
     }
 
@@ -145,7 +155,7 @@ impl App {
                     created_at: stored.notification.created_at,
                     id: stored.notification.id,
                 });
-                let status = derive(&stored, now);
+                let status = derive(&stored.deliveries, now);
                 if query.status.is_none_or(|s| s == status) {
                     items.push(NotificationView { stored, status });
                     if items.len() == limit + 1 {
@@ -157,13 +167,9 @@ impl App {
                 break;
             }
         }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|v| cursor::encode(v.stored.notification.created_at, &v.stored.notification.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |v| {
+            Some(cursor::encode(v.stored.notification.created_at, &v.stored.notification.id))
+        }))
     }
 
     /// Cancels the deliveries of a notification that were not dispatched yet.

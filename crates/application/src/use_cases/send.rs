@@ -9,7 +9,7 @@ use hub_domain::delivery::DeliveryState;
 use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
 use hub_domain::rate_limit::BucketPolicy;
 use hub_domain::resolver::{Decision, Outcome, Reason, ResolveRequest, resolve};
-use hub_domain::status::{DeliverySummary, NotificationStatus, derive_status};
+use hub_domain::status::NotificationStatus;
 use hub_domain::template::{self, Payload, RenderedContent, TemplateError, TemplateKey};
 use hub_domain::{Channel, ChannelSet, DeliveryId, EventId, Kind, NotificationId, Priority, RecipientId};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use crate::ports::{
     AcceptKey, AcceptOutcome, DeliveryRecord, NewNotification, NotificationRecord, OutboxEvent, RateDecision,
     RecipientRecord, Reservation, SkippedChannel, StoredResponse,
 };
+use crate::use_cases::notifications::derive;
 
 /// Maximum title length of a direct send.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -539,15 +540,6 @@ fn replay(stored: &StoredResponse, fingerprint: &Fingerprint) -> Result<SendResu
 }
 
 fn receipt(new: &NewNotification, now: DateTime<Utc>, suppression_reason: Option<Reason>) -> SendReceipt {
-    let summaries: Vec<DeliverySummary> = new
-        .deliveries
-        .iter()
-        .map(|d| DeliverySummary {
-            status: d.state.status,
-            tries: d.state.tries,
-            not_before: d.state.not_before,
-        })
-        .collect();
     let suppression_reason = if new.deliveries.is_empty() {
         // No candidate channel at all (an empty channel list) reads as "no address".
         Some(
@@ -560,7 +552,7 @@ fn receipt(new: &NewNotification, now: DateTime<Utc>, suppression_reason: Option
     };
     SendReceipt {
         notification_id: new.notification.id,
-        status: derive_status(&summaries, now),
+        status: derive(&new.deliveries, now),
         deliveries: new
             .deliveries
             .iter()
