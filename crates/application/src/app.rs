@@ -6,6 +6,7 @@ use hub_domain::resolver::ResolverPolicy;
 use hub_domain::retry::RetryPolicy;
 use hub_domain::{Locale, Timezone};
 
+use crate::ports::HealthProbe;
 use crate::ports::{
     AuditLog, Clock, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, Entropy, IdempotencyStore,
     JobStore, NotificationStore, Outbox, RateLimiter, RecipientStore, SenderRegistry, TemplateStore,
@@ -44,6 +45,8 @@ pub struct Deps {
     pub audit: Arc<dyn AuditLog>,
     /// Bulk jobs.
     pub jobs: Arc<dyn JobStore>,
+    /// Dependencies readiness checks, in display order.
+    pub probes: Vec<Arc<dyn HealthProbe>>,
 }
 
 /// Policies and limits, from configuration.

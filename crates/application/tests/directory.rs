@@ -285,3 +285,15 @@ async fn invalid_templates_are_rejected_at_registration() {
     }
     assert!(hub.app.search_templates(None, None, None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn readiness_reports_each_dependency() {
+    let hub = FakeHub::new();
+    let ready = hub.app.readiness().await;
+    assert_eq!(ready.len(), 1);
+    assert_eq!((ready[0].name, ready[0].up), ("store", true));
+    hub.store.set_unavailable(true);
+    let ready = hub.app.readiness().await;
+    assert!(!ready[0].up);
+    assert!(ready[0].error.as_deref().unwrap_or("").contains("unavailable"));
+}

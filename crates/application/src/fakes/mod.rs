@@ -72,6 +72,7 @@ impl FakeHub {
             senders: SenderRegistry::uniform(sender.clone()),
             audit: store.clone(),
             jobs: store.clone(),
+            probes: vec![store.clone()],
         };
         FakeHub { app: App::new(deps, settings), clock, store, idempotency, limiter, queue, sender }
     }

@@ -9,6 +9,7 @@
 mod audit;
 mod clock;
 mod delivery_store;
+mod health;
 mod idempotency;
 mod jobs;
 mod notification_store;
@@ -25,6 +26,7 @@ pub use delivery_store::{
     DeliveryRecord, DeliveryStore, DeliveryUpdate, DlqCursor, DlqFilter, DlqStatRow, DlqStore, Expectation,
     JobStep, UpdateOutcome,
 };
+pub use health::HealthProbe;
 pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
 pub use jobs::{BulkAction, BulkJob, JobState, JobStore};
 pub use notification_store::{

@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod callbacks;
 pub mod dispatch;
 pub mod dlq;
+pub mod health;
 pub mod notifications;
 pub mod recipients;
 pub mod relay;

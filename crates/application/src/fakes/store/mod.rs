@@ -129,3 +129,14 @@ impl InMemoryStore {
         self.state.lock().expect("lock").audit.clone()
     }
 }
+
+#[async_trait::async_trait]
+impl HealthProbe for InMemoryStore {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    async fn check(&self) -> Result<(), PortError> {
+        self.state().map(|_| ())
+    }
+}
