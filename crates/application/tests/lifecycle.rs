@@ -473,3 +473,36 @@ async fn a_callback_racing_the_worker_asks_the_vendor_to_retry() {
     assert_eq!(err.code(), ErrorCode::DependencyUnavailable, "a retryable answer, not a lost receipt");
     assert_eq!(delivery(&hub, id).await.state.status, DeliveryStatus::Dispatching);
 }
+
+#[tokio::test]
+async fn after_a_restart_every_due_delivery_is_queued_again_at_once() {
+    let hub = FakeHub::new();
+    let a = one_delivery(&hub, "k1", "bob@example.com").await;
+    let b = one_delivery(&hub, "k2", "carol@example.com").await;
+    hub.app.relay_outbox(100).await.unwrap();
+    // The process dies: the in-process queue's content is gone, the deliveries stay queued.
+    let fresh = hub_application::fakes::InMemoryQueue::new();
+    assert!(
+        hub_application::ports::DeliveryQueue::receive(&fresh, Channel::Email, 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hub.queue.set_unavailable(true);
+    hub.queue.set_unavailable(false);
+    let _ = hub_application::ports::DeliveryQueue::receive(
+        hub.queue.as_ref(),
+        Channel::Email,
+        10,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(hub.app.enqueue_due(100).await.unwrap(), 0, "still counted as queued");
+    hub.clock.advance(Duration::from_millis(1)); // the new process starts a moment later
+    assert_eq!(hub.app.requeue_all_due(1).await.unwrap(), 2);
+    assert_eq!(hub.app.requeue_all_due(1).await.unwrap(), 0, "nothing is queued twice by the restart");
+    hub.drain().await;
+    assert_eq!(delivery(&hub, a).await.state.status, DeliveryStatus::Sent);
+    assert_eq!(delivery(&hub, b).await.state.status, DeliveryStatus::Sent);
+}

@@ -150,6 +150,27 @@ impl App {
         self.deps.deliveries.enqueue_due(now, stale_before, limit).await
     }
 
+    /// Queues every due PENDING delivery again, however recently it was queued: used at start
+    /// with the in-process queue, whose content did not survive the previous process (a
+    /// duplicate message is harmless: the claim drops it). Returns how many were queued.
+    pub async fn requeue_all_due(&self, batch: usize) -> Result<usize, PortError> {
+        let now = self.now();
+        let mut total = 0;
+        loop {
+            let n = self
+                .deps
+                .deliveries
+                // `stale_before = now`: rows this very call queues (queued_at = now) are not stale,
+                // so the loop ends.
+                .enqueue_due(now, now, batch)
+                .await?;
+            total += n;
+            if n < batch {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Takes back DISPATCHING deliveries whose worker died (lease expired): PENDING again, or
     /// EXHAUSTED when the tries are used up. Returns how many were taken back.
     pub async fn reap_expired_leases(&self, limit: usize) -> Result<usize, PortError> {
