@@ -1,1 +1,5 @@
-//! Driving adapters (HTTP, Kafka). Filled by the embedded-runtime issue.
+//! Driving adapters: the HTTP API (`http`); Kafka consumers come with their own issue.
+
+pub mod http;
+
+pub use http::{HttpState, openapi, router};

@@ -1,1 +1,8 @@
-//! Driven adapters (stores, queues, vendors). Filled by the embedded-runtime issue.
+//! Driven adapters of notification-hub: the technologies behind the application's ports.
+//!
+//! - [`memory`]: in-process idempotency store, rate limiter and delivery queues — the
+//!   embedded defaults (SPEC §2), good for one replica.
+//! - [`vendors`]: channel senders; so far the deterministic mock vendors (SPEC §9).
+
+pub mod memory;
+pub mod vendors;

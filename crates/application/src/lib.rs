@@ -4,7 +4,7 @@
 //! struct and returns a result with a use-case error enum whose variants map to the stable
 //! error codes of SPEC §5.8 ([`ErrorCode`]). The outside world is reached only through the
 //! traits in [`ports`]; in-memory fakes of every port live in `fakes` behind the `test-util`
-//! feature.
+//! feature, next to `contract`, the shared contract test suite every adapter of a port runs.
 
 mod app;
 pub mod cursor;
@@ -12,6 +12,8 @@ pub mod error;
 pub mod ports;
 pub mod use_cases;
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod contract;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 

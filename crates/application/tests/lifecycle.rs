@@ -506,3 +506,13 @@ async fn after_a_restart_every_due_delivery_is_queued_again_at_once() {
     assert_eq!(delivery(&hub, a).await.state.status, DeliveryStatus::Sent);
     assert_eq!(delivery(&hub, b).await.state.status, DeliveryStatus::Sent);
 }
+
+#[tokio::test]
+async fn a_fail_once_address_is_sent_on_the_second_try() {
+    let hub = FakeHub::new();
+    let id = one_delivery(&hub, "k1", "fail-once@example.com").await;
+    run_schedule(&hub).await;
+    let d = delivery(&hub, id).await;
+    assert_eq!(d.state.status, DeliveryStatus::Sent);
+    assert_eq!(d.tries.len(), 2);
+}

@@ -55,6 +55,9 @@ impl RateLimiter for InMemoryRateLimiter {
         if self.down.load(Ordering::SeqCst) {
             return Err(PortError::unavailable("rate limiter down"));
         }
+        if channels.is_empty() {
+            return Err(PortError::Unexpected(anyhow::anyhow!("acquire needs at least one channel")));
+        }
         let now_ms = now.timestamp_millis();
         let mut buckets = self.buckets.lock().expect("lock");
         let input: Vec<(BucketPolicy, Option<BucketState>)> =

@@ -20,8 +20,8 @@ pub enum ScriptedOutcome {
 }
 
 /// Records every request; answers from a script, else by the target like the mock vendors of
-/// SPEC §9 (`fail-transient`, `fail-permanent`, `unregistered` in the address; anything else
-/// is accepted).
+/// SPEC §9 (`fail-transient`, `fail-once` (first try only), `fail-permanent`, `unregistered` in
+/// the address; anything else is accepted).
 #[derive(Debug, Default)]
 pub struct RecordingSender {
     script: Mutex<VecDeque<ScriptedOutcome>>,
@@ -56,7 +56,7 @@ impl ChannelSender for RecordingSender {
         let scripted = self.script.lock().expect("lock").pop_front();
         let outcome = scripted.unwrap_or_else(|| {
             let target = request.target.as_str();
-            if target.contains("fail-transient") {
+            if target.contains("fail-transient") || (target.contains("fail-once") && request.attempt == 1) {
                 ScriptedOutcome::Transient(None)
             } else if target.contains("fail-permanent") {
                 ScriptedOutcome::Permanent

@@ -82,7 +82,7 @@ pub struct DeliveryUpdate {
     pub vendor_message_id: Option<String>,
     /// Error class of this failure (kept if `None`).
     pub last_error_class: Option<ErrorClass>,
-    /// Operator's discard reason.
+    /// Operator's discard reason (kept if `None`).
     pub discard_reason: Option<String>,
     /// Also write an outbox row for the delivery (replay), marking it queued.
     pub enqueue: bool,

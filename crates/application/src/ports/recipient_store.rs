@@ -38,7 +38,8 @@ pub trait RecipientStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, recipient: &Recipient, now: DateTime<Utc>) -> Result<PutOutcome, PortError>;
 
     /// Erases the recipient's addresses, devices and preferences (delivery history stays, with
-    /// masked targets). Returns `false` when the recipient was unknown.
+    /// targets masked as `Target::Erased`) and cancels its PENDING deliveries, so nothing is
+    /// sent to an erased recipient. Returns `false` when the recipient was unknown.
     async fn erase(&self, id: &RecipientId, now: DateTime<Utc>) -> Result<bool, PortError>;
 
     /// Stores the full preference document. Returns `false` when the recipient is unknown.

@@ -9,15 +9,23 @@ use super::*;
 impl NotificationStore for InMemoryStore {
     async fn accept(&self, new: NewNotification) -> Result<AcceptOutcome, PortError> {
         let mut state = self.state()?;
-        if let Some(key) = &new.key {
-            let slot = (key.scope.clone(), key.key.as_str().to_owned());
-            if let Some((existing, fingerprint)) = state.keys.get(&slot) {
-                return Ok(AcceptOutcome::DuplicateKey { existing: *existing, fingerprint: *fingerprint });
-            }
-            state.keys.insert(slot, (new.notification.id, key.fingerprint));
+        let slot = new.key.as_ref().map(|key| (key.scope.clone(), key.key.as_str().to_owned()));
+        if let Some((existing, fingerprint)) = slot.as_ref().and_then(|slot| state.keys.get(slot)) {
+            return Ok(AcceptOutcome::DuplicateKey { existing: *existing, fingerprint: *fingerprint });
         }
+        // Like primary keys in a database: a clash fails the whole accept before anything
+        // (the idempotency key included) is written.
         if state.notifications.contains_key(&new.notification.id) {
             return Err(PortError::Unexpected(anyhow::anyhow!("duplicate notification id")));
+        }
+        if new.deliveries.iter().any(|d| state.deliveries.contains_key(&d.id)) {
+            return Err(PortError::Unexpected(anyhow::anyhow!("duplicate delivery id")));
+        }
+        if new.outbox.iter().any(|e| state.outbox.contains_key(&e.id)) {
+            return Err(PortError::Unexpected(anyhow::anyhow!("duplicate outbox event id")));
+        }
+        if let (Some(slot), Some(key)) = (slot, &new.key) {
+            state.keys.insert(slot, (new.notification.id, key.fingerprint));
         }
         state.notifications.insert(new.notification.id, new.notification);
         for d in new.deliveries {

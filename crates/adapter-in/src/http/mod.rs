@@ -1,0 +1,95 @@
+//! The HTTP API of SPEC §5.1–§5.4 and §5.7 on axum: [`router`] over an [`HttpState`].
+//!
+//! One file per role: `router` (routes, fallbacks, the problem+json edge), `error` (`ApiError`),
+//! `extract` (extractors that reject through `ApiError`), `dto` (wire shapes), one handler file
+//! per area, and `openapi` (the OpenAPI 3.1 document served at `/api/v1/openapi.json`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hub_application::App;
+
+mod dto;
+mod error;
+mod extract;
+mod health;
+mod notifications;
+mod openapi;
+mod recipients;
+mod router;
+mod templates;
+
+pub use openapi::openapi;
+pub use router::router;
+
+/// The caller scope of idempotency keys until API keys exist (SPEC §8a).
+pub const DEFAULT_SCOPE: &str = "default";
+
+/// Largest accepted request body (256 KiB); larger bodies are answered 413.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// What the handlers share: the application, the caller scope and the startup flag.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    app: App,
+    scope: Arc<str>,
+    started: Arc<AtomicBool>,
+    body_limit: usize,
+}
+
+impl HttpState {
+    /// State over `app` with the default scope, the default body limit and startup not yet done.
+    pub fn new(app: App) -> Self {
+        HttpState {
+            app,
+            scope: Arc::from(DEFAULT_SCOPE),
+            started: Arc::new(AtomicBool::new(false)),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Uses another caller scope for idempotency keys.
+    pub fn with_scope(mut self, scope: impl Into<Arc<str>>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    /// Uses another request body limit, in bytes.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Shares a startup flag owned elsewhere (bootstrap sets it once migrations ran).
+    pub fn with_startup_flag(mut self, started: Arc<AtomicBool>) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// The startup flag `/health/startup` reports.
+    pub fn startup_flag(&self) -> Arc<AtomicBool> {
+        self.started.clone()
+    }
+
+    /// Marks startup as done (`/health/startup` answers 200 from now on).
+    pub fn mark_started(&self) {
+        self.started.store(true, Ordering::SeqCst);
+    }
+
+    /// The application.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub(crate) fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+}
