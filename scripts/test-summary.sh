@@ -40,6 +40,11 @@ step "clippy: $CARGO clippy --workspace --all-targets --all-features -- -D warni
 "$CARGO" clippy --workspace --all-targets --all-features -- -D warnings || fail clippy
 passed_steps+=(clippy)
 
+# The black-box tests in e2e-tests start the built binary (target/debug/notification-hub).
+step "build: $CARGO build -p notification-hub"
+"$CARGO" build -p notification-hub || fail build
+passed_steps+=(build)
+
 # Output is shown live and kept in $log so the passed tests can be counted afterwards.
 tests_passed=0
 if "$CARGO" nextest --version >/dev/null 2>&1; then

@@ -49,13 +49,37 @@ fn main() -> ExitCode {
             print!("{}", config.render_effective());
             ExitCode::SUCCESS
         }
-        Command::Serve | Command::Migrate => {
-            eprintln!(
-                "notification-hub {}: the configuration is valid; the server and migrations are being \
-                 wired in (embedded-runtime issue). Nothing was started.",
-                env!("CARGO_PKG_VERSION")
-            );
-            ExitCode::SUCCESS
+        Command::Serve => run(config, |config| Box::pin(notification_hub::serve::serve(config))),
+        Command::Migrate => run(config, |config| {
+            Box::pin(async move {
+                let store = notification_hub::serve::open_store(&config).await?;
+                store.close().await;
+                tracing::info!("migrations applied");
+                Ok(())
+            })
+        }),
+    }
+}
+
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>>>>;
+
+/// Starts logging and the async runtime, runs `job`, and turns its error into exit code 1.
+#[allow(clippy::print_stderr)]
+fn run(config: Config, job: impl FnOnce(Config) -> Job) -> ExitCode {
+    notification_hub::telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("notification-hub: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(job(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "notification-hub failed");
+            eprintln!("notification-hub: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
