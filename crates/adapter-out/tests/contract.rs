@@ -24,10 +24,10 @@ mod sqlite_store {
     use hub_adapter_out::sqlite::SqliteStore;
     use hub_application::contract::StoreParts;
 
-    /// A fresh database file per test; the folder is leaked on purpose (removed with the
-    /// system's temp directory) because the store outlives this function.
+    /// A fresh database file per test under the target directory's scratch space (the store
+    /// outlives this function, so no self-deleting temp dir; `cargo clean` removes them).
     async fn fresh() -> StoreParts {
-        let dir = tempfile::tempdir().expect("temp dir").keep();
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir").keep();
         let store = SqliteStore::open(&dir.join("contract.db")).await.expect("open SQLite store");
         StoreParts::from_store(Arc::new(store))
     }
