@@ -133,7 +133,7 @@ async fn the_three_mvp_scenarios_complete_over_http() {
     for (body, channel) in
         [(&order, "EMAIL"), (&payment_customer, "EMAIL"), (&payment_ops, "SLACK"), (&outage, "SLACK")]
     {
-        let view = wait_for(&hub, &client, &id_of(body), "COMPLETED", Duration::from_secs(10)).await;
+        let view = wait_for(&hub, &client, &id_of(body), "COMPLETED", Duration::from_secs(30)).await;
         let deliveries = view["deliveries"].as_array().unwrap();
         assert_eq!(deliveries.len(), 1, "{view:#}");
         assert_eq!(deliveries[0]["channel"], channel);
@@ -166,10 +166,10 @@ async fn retries_follow_the_schedule_to_sent_or_to_the_dlq() {
     )
     .await;
 
-    let view = wait_for(&hub, &client, &id_of(&once), "COMPLETED", Duration::from_secs(15)).await;
+    let view = wait_for(&hub, &client, &id_of(&once), "COMPLETED", Duration::from_secs(30)).await;
     assert_eq!(view["deliveries"][0]["tries"].as_array().unwrap().len(), 2, "SENT on try 2: {view:#}");
 
-    let view = wait_for(&hub, &client, &id_of(&always), "FAILED", Duration::from_secs(30)).await;
+    let view = wait_for(&hub, &client, &id_of(&always), "FAILED", Duration::from_secs(45)).await;
     let d = &view["deliveries"][0];
     assert_eq!(d["status"], "EXHAUSTED");
     assert_eq!(d["tries"].as_array().unwrap().len(), 6, "the whole schedule: {view:#}");

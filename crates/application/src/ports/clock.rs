@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
 
 /// The source of "now". Injected everywhere so time-dependent rules are testable.
@@ -7,13 +7,14 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// The wall clock.
+/// The wall clock, truncated to whole microseconds: the precision the stores keep, so an
+/// answer built from memory and one read back from a store show the same instants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 
@@ -36,5 +37,17 @@ impl Entropy for SystemEntropy {
 
     fn unit(&self) -> f64 {
         rand::rng().random::<f64>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Timelike;
+
+    use super::*;
+
+    #[test]
+    fn the_system_clock_keeps_whole_microseconds() {
+        assert_eq!(SystemClock.now().nanosecond() % 1_000, 0);
     }
 }
