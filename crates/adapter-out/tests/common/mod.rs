@@ -7,16 +7,15 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
 use hub_adapter_out::sqlite::SqliteStore;
+pub use hub_application::fakes::AllStores;
 use hub_application::fakes::{
-    InMemoryIdempotency, InMemoryQueue, InMemoryRateLimiter, InMemoryStore, ManualClock, RecordingSender,
-    SequenceEntropy,
+    FakeParts, InMemoryQueue, InMemoryStore, ManualClock, RecordingSender, deps_over, drain,
 };
 use hub_application::ports::{
-    AcceptKey, AuditLog, DeliveryRecord, DeliveryStore, DeliveryUpdate, DeviceStore, DlqStore, Expectation,
-    HealthProbe, JobStore, NewNotification, NotificationRecord, NotificationStore, Outbox, OutboxEvent,
-    RecipientStore, SenderRegistry, TemplateStore, UpdateOutcome,
+    AcceptKey, DeliveryRecord, DeliveryStore, DeliveryUpdate, Expectation, NewNotification,
+    NotificationRecord, OutboxEvent, UpdateOutcome,
 };
-use hub_application::{App, Deps, Settings};
+use hub_application::{App, Settings};
 use hub_domain::delivery::{DeliveryState, DeliveryStatus, ErrorClass, Try, TryOutcome};
 use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
 use hub_domain::{
@@ -137,62 +136,17 @@ pub struct Harness {
     pub queue: Arc<InMemoryQueue>,
 }
 
-/// Every store port of one object.
-pub trait AllStores:
-    NotificationStore
-    + DeliveryStore
-    + DlqStore
-    + Outbox
-    + RecipientStore
-    + DeviceStore
-    + TemplateStore
-    + AuditLog
-    + JobStore
-    + HealthProbe
-    + 'static
-{
-}
-
-impl<T> AllStores for T where
-    T: NotificationStore
-        + DeliveryStore
-        + DlqStore
-        + Outbox
-        + RecipientStore
-        + DeviceStore
-        + TemplateStore
-        + AuditLog
-        + JobStore
-        + HealthProbe
-        + 'static
-{
-}
-
 impl Harness {
     /// The app over `store`, the clock at 2026-01-15T03:00:00Z (12:00 in Seoul) like `FakeHub`.
     pub fn new<S: AllStores>(store: Arc<S>) -> Self {
-        let clock = Arc::new(ManualClock::new(at("2026-01-15T03:00:00Z")));
-        let sender = Arc::new(RecordingSender::new());
-        let queue = Arc::new(InMemoryQueue::new());
-        let deps = Deps {
-            clock: clock.clone(),
-            entropy: Arc::new(SequenceEntropy::new()),
-            notifications: store.clone(),
-            deliveries: store.clone(),
-            dlq: store.clone(),
-            outbox: store.clone(),
-            recipients: store.clone(),
-            devices: store.clone(),
-            templates: store.clone(),
-            queue: queue.clone(),
-            idempotency: Arc::new(InMemoryIdempotency::new()),
-            rate_limiter: Arc::new(InMemoryRateLimiter::new()),
-            senders: SenderRegistry::uniform(sender.clone()),
-            audit: store.clone(),
-            jobs: store.clone(),
-            probes: vec![store],
-        };
-        Harness { app: App::new(deps, Settings::default()), clock, sender, queue }
+        let parts = FakeParts::new();
+        let deps = deps_over(store, &parts);
+        Harness {
+            app: App::new(deps, Settings::default()),
+            clock: parts.clock,
+            sender: parts.sender,
+            queue: parts.queue,
+        }
     }
 
     /// An app over the in-memory fake store (the oracle).
@@ -203,21 +157,7 @@ impl Harness {
 
     /// Runs the due scheduler, relay and consumers until nothing moves, like `FakeHub::drain`.
     pub async fn drain(&self) -> usize {
-        let mut acknowledged = 0;
-        for _ in 0..1000 {
-            let mut moved = 0;
-            moved += self.app.enqueue_due(1000).await.expect("enqueue_due");
-            moved += self.app.relay_outbox(1000).await.expect("relay").published;
-            for channel in Channel::CANONICAL {
-                let n = self.app.consume(channel, 1000, std::time::Duration::ZERO).await.expect("consume");
-                acknowledged += n;
-                moved += n;
-            }
-            if moved == 0 {
-                return acknowledged;
-            }
-        }
-        panic!("drain did not settle");
+        drain(&self.app).await
     }
 }
 

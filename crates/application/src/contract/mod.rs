@@ -72,19 +72,7 @@ pub struct StoreParts {
 
 impl StoreParts {
     /// Every port from one store value that implements them all (the usual database adapter).
-    pub fn from_store<S>(store: Arc<S>) -> Self
-    where
-        S: NotificationStore
-            + DeliveryStore
-            + DlqStore
-            + Outbox
-            + RecipientStore
-            + DeviceStore
-            + TemplateStore
-            + AuditLog
-            + JobStore
-            + 'static,
-    {
+    pub fn from_store<S: crate::fakes::AllStores>(store: Arc<S>) -> Self {
         StoreParts {
             notifications: store.clone(),
             deliveries: store.clone(),
