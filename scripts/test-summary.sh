@@ -48,8 +48,9 @@ passed_steps+=(build)
 # Output is shown live and kept in $log so the passed tests can be counted afterwards.
 tests_passed=0
 if "$CARGO" nextest --version >/dev/null 2>&1; then
-  step "tests: $CARGO nextest run --workspace --all-features"
-  "$CARGO" nextest run --workspace --all-features --no-tests=warn 2>&1 | tee "$log" || fail tests
+  step "tests: scripts/test-services.sh $CARGO nextest run --workspace --all-features"
+  scripts/test-services.sh "$CARGO" nextest run --workspace --all-features --no-tests=warn 2>&1 | tee "$log" || fail tests
+  services=$(strip_colour <"$log" | sed -nE 's/^test-services: (PostgreSQL [0-9.]+|Redis [0-9.]+|Kafka: [a-z]+).*/\1/p' | paste -sd, - | sed 's/,/, /g')
   # nextest ends with e.g. "Summary [   1.234s] 42 tests run: 42 passed, 0 skipped".
   n=$(strip_colour <"$log" | sed -nE 's/^ *Summary \[.* ([0-9]+) passed.*/\1/p' | tail -n 1)
   tests_passed=$((tests_passed + ${n:-0}))
@@ -59,8 +60,9 @@ if "$CARGO" nextest --version >/dev/null 2>&1; then
   "$CARGO" test --workspace --all-features --doc 2>&1 | tee "$log" || fail doctests
   passed_steps+=(doctests)
 else
-  step "tests: $CARGO test --workspace --all-features (cargo-nextest not installed)"
-  "$CARGO" test --workspace --all-features 2>&1 | tee "$log" || fail tests
+  step "tests: scripts/test-services.sh $CARGO test --workspace --all-features (cargo-nextest not installed)"
+  scripts/test-services.sh "$CARGO" test --workspace --all-features 2>&1 | tee "$log" || fail tests
+  services=$(strip_colour <"$log" | sed -nE 's/^test-services: (PostgreSQL [0-9.]+|Redis [0-9.]+|Kafka: [a-z]+).*/\1/p' | paste -sd, - | sed 's/,/, /g')
   passed_steps+=(tests)
 fi
 # libtest prints one "test result: ok. N passed; …" per test binary and per crate's doctests.
@@ -68,4 +70,4 @@ n=$(strip_colour <"$log" | sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed;
 tests_passed=$((tests_passed + n))
 
 echo
-echo "make test: OK — fmt, clippy, ${tests_passed} tests passed in $(elapsed)"
+echo "make test: OK — fmt, clippy, ${tests_passed} tests passed (services: ${services:-none}) in $(elapsed)"

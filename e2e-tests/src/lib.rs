@@ -1,6 +1,9 @@
-//! Harness for the black-box tests: starts the built `notification-hub` binary in embedded mode
-//! on a free port with its own data folder, talks to it over HTTP, and stops it with SIGTERM or
-//! SIGKILL. Tests live under `tests/`.
+//! Harness for the black-box tests: starts the built `notification-hub` binary on a free port,
+//! on the embedded default or on the production backends ([`Stack`]), talks to it over HTTP
+//! ([`api`]), and stops it with SIGTERM or SIGKILL. Tests live under `tests/`.
+
+pub mod api;
+pub mod backends;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,54 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// Which backend set a deployment runs on (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    /// SQLite, in-process queues and limiter: one replica.
+    Embedded,
+    /// PostgreSQL, Redis and Kafka ([`backends::production`]): any number of replicas.
+    Production,
+}
+
+/// One deployment: a scratch folder and the backend environment its replicas share.
+#[derive(Debug)]
+pub struct Deployment {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    replicas: usize,
+}
+
+impl Stack {
+    /// A fresh deployment on this stack (its own database, key and topic prefixes).
+    pub async fn deployment(self) -> Deployment {
+        let env = match self {
+            Stack::Embedded => Vec::new(),
+            Stack::Production => backends::production().await.isolated().await,
+        };
+        let dir = tempfile::tempdir().expect("scratch folder");
+        Deployment { dir, env, replicas: 0 }
+    }
+}
+
+impl Deployment {
+    /// Starts a replica with the deployment's backends plus `extra` environment. Embedded
+    /// replicas share the SQLite file, so start only one of them at a time.
+    pub async fn start(&mut self, extra: &[(&str, &str)]) -> Hub {
+        self.replicas += 1;
+        let data = self.dir.path().join(format!("replica-{}", self.replicas));
+        let data = if self.env.is_empty() { self.dir.path().to_path_buf() } else { data };
+        std::fs::create_dir_all(&data).expect("replica folder");
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        env.extend_from_slice(extra);
+        Hub::start(&data, &env).await
+    }
+
+    /// The deployment's backend environment (empty for the embedded stack).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+}
+
 /// A running hub process.
 #[derive(Debug)]
 pub struct Hub {
@@ -38,7 +89,7 @@ pub struct Hub {
 
 impl Hub {
     /// Starts a hub with a fresh data folder and the given extra environment, and waits until
-    /// `/health/ready` answers 200 (at most 20 s).
+    /// `/health/ready` answers 200 (at most 30 s).
     pub async fn start(data: &Path, env: &[(&str, &str)]) -> Hub {
         let port = free_port();
         let mut hub = Hub {
@@ -79,7 +130,7 @@ impl Hub {
 
     async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("notification-hub exited early with {status}; log:\n{}", self.log_text());
@@ -89,7 +140,7 @@ impl Hub {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "not ready within 20 s; log:\n{}", self.log_text());
+            assert!(Instant::now() < deadline, "not ready within 30 s; log:\n{}", self.log_text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -167,6 +167,14 @@ async fn invalid_content_is_rejected_before_anything_is_reserved() {
     cmd.content = Content::Direct { title: None, body: "ok".into() };
     cmd.metadata = Some(serde_json::from_value(serde_json::json!({ "blob": "x".repeat(5000) })).unwrap());
     assert_eq!(hub.app.send(cmd).await.unwrap_err().code(), ErrorCode::ValidationFailed);
+    // NUL characters: no store keeps them in text, so every backend refuses them alike.
+    for (title, body) in [(None, "a\0b"), (Some("t\0"), "ok")] {
+        let mut cmd = send("k3", "alice", Kind::Service, "hi");
+        cmd.content = Content::Direct { title: title.map(str::to_owned), body: body.into() };
+        let err = hub.app.send(cmd).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ValidationFailed);
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
     assert!(hub.idempotency.is_empty());
     assert!(hub.store.all_notifications().is_empty());
 }

@@ -82,6 +82,16 @@ pub struct Config {
     pub kafka_brokers: Option<String>,
     /// Kafka topic prefix.
     pub kafka_topic_prefix: String,
+    /// Partitions of the topics created at start.
+    pub kafka_partitions: i32,
+    /// Replication factor of the topics created at start.
+    pub kafka_replication_factor: i32,
+    /// PostgreSQL connections per process.
+    pub database_pool_size: u32,
+    /// Apply PostgreSQL migrations at start.
+    pub database_migrate_on_start: bool,
+    /// Prefix of every Redis key.
+    pub redis_key_prefix: String,
     /// Roles to run.
     pub roles: Roles,
     /// Admin token (`None` = admin API refuses everything).
@@ -251,6 +261,20 @@ impl Config {
             .ok()
             .filter(|r| *r > 0)
             .ok_or_else(|| error("bulk_replay_rate", "must be between 1 and 4294967295"))?;
+        let small = |key: &str, max: u64| {
+            number(key).and_then(|n| {
+                if (1..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(error(key, format!("must be between 1 and {max}")))
+                }
+            })
+        };
+        let database_migrate_on_start = match get("database_migrate_on_start").as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(error("database_migrate_on_start", "must be true or false")),
+        };
         let dispatch_lease = duration("dispatch_lease")?;
         if dispatch_lease < Duration::from_secs(1) {
             return Err(error("dispatch_lease", "must be at least 1s"));
@@ -261,6 +285,11 @@ impl Config {
             redis_url,
             kafka_brokers: opt("kafka_brokers"),
             kafka_topic_prefix: get("kafka_topic_prefix"),
+            kafka_partitions: small("kafka_partitions", 10_000)? as i32,
+            kafka_replication_factor: small("kafka_replication_factor", 32)? as i32,
+            database_pool_size: small("database_pool_size", 1_000)? as u32,
+            database_migrate_on_start,
+            redis_key_prefix: get("redis_key_prefix"),
             roles,
             admin_token: opt("admin_token").map(SecretString::from),
             callback_secrets,

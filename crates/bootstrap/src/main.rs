@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Command::Serve => run(config, |config| Box::pin(notification_hub::serve::serve(config))),
         Command::Migrate => run(config, |config| {
             Box::pin(async move {
-                let store = notification_hub::serve::open_store(&config).await?;
+                let store = notification_hub::backends::Store::open(&config, true).await?;
                 store.close().await;
                 tracing::info!("migrations applied");
                 Ok(())

@@ -14,8 +14,12 @@ use tokio_util::task::TaskTracker;
 
 /// Outbox rows per relay pass.
 const RELAY_BATCH: usize = 500;
-/// Relay poll when no commit wakes it.
-const RELAY_POLL: Duration = Duration::from_secs(1);
+/// Relay poll when no commit wakes it: starts short after a pass that found work and doubles
+/// up to the maximum while the outbox stays empty (a missed wake-up costs little when busy,
+/// an idle relay costs one query a second).
+const RELAY_POLL_MIN: Duration = Duration::from_millis(50);
+/// The longest relay poll.
+const RELAY_POLL_MAX: Duration = Duration::from_secs(1);
 /// Due deliveries queued per scheduler pass.
 const DUE_BATCH: usize = 500;
 /// Scheduler period.
@@ -44,6 +48,7 @@ async fn pause(token: &CancellationToken, d: Duration) -> bool {
 pub fn spawn_relay(app: &App, wake: Arc<Notify>, token: &CancellationToken, tasks: &TaskTracker) {
     let (relay_app, relay_token) = (app.clone(), token.clone());
     tasks.spawn(async move {
+        let mut poll = RELAY_POLL_MIN;
         loop {
             if relay_token.is_cancelled() {
                 break;
@@ -51,11 +56,12 @@ pub fn spawn_relay(app: &App, wake: Arc<Notify>, token: &CancellationToken, task
             match relay_app.relay_outbox(RELAY_BATCH).await {
                 // A full batch: more is probably waiting.
                 Ok(report) if report.claimed == RELAY_BATCH => continue,
-                Ok(_) => {
+                Ok(report) => {
+                    poll = if report.claimed > 0 { RELAY_POLL_MIN } else { (poll * 2).min(RELAY_POLL_MAX) };
                     tokio::select! {
                         () = relay_token.cancelled() => break,
                         () = wake.notified() => {}
-                        () = tokio::time::sleep(RELAY_POLL) => {}
+                        () = tokio::time::sleep(poll) => {}
                     }
                 }
                 Err(e) => {

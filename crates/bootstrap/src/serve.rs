@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use hub_adapter_in::http::{HttpState, router};
-use hub_adapter_out::memory::{MemoryDeliveryQueue, MemoryIdempotencyStore, MemoryRateLimiter};
-use hub_adapter_out::sqlite::SqliteStore;
+use anyhow::Context;
+use hub_adapter_in::http::{HttpState, probes_router, router};
 use hub_adapter_out::vendors::mock::MockSender;
 use hub_application::ports::{SenderRegistry, SystemClock, SystemEntropy};
 use hub_application::{App, Deps, Settings};
@@ -15,27 +13,12 @@ use hub_domain::resolver::ResolverPolicy;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, StoreBackend};
+use crate::backends::Backends;
+use crate::config::Config;
 use crate::runtime;
 
 /// Dispatches a worker may hold before its lease ends: the mock latency plus a margin.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
-
-/// Opens the configured store, applying migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
-    match &config.store {
-        StoreBackend::Sqlite(path) => {
-            let store = SqliteStore::open(path)
-                .await
-                .with_context(|| format!("opening the SQLite store at {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-        StoreBackend::Postgres(_) => bail!(
-            "NH_DATABASE_URL: PostgreSQL is not available in this build yet (production-backends issue); \
-             leave it unset for the embedded SQLite store"
-        ),
-    }
-}
 
 /// The application settings from the configuration.
 pub fn settings(config: &Config) -> Settings {
@@ -59,31 +42,27 @@ pub fn settings(config: &Config) -> Settings {
 
 /// Runs until SIGTERM/SIGINT, then drains within the grace period.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.redis_url.is_some() {
-        bail!("NH_REDIS_URL: Redis is not available in this build yet (production-backends issue)");
-    }
-    if config.kafka_brokers.is_some() {
-        bail!("NH_KAFKA_BROKERS: Kafka is not available in this build yet (production-backends issue)");
-    }
-    let store = open_store(&config).await?;
-    let wake = store.commit_signal();
+    let backends = Backends::open(&config).await?;
+    let store = backends.store.clone();
+    let wake = store.outbox_signal();
+    let ports = store.ports();
     let deps = Deps {
         clock: Arc::new(SystemClock),
         entropy: Arc::new(SystemEntropy),
-        notifications: store.clone(),
-        deliveries: store.clone(),
-        dlq: store.clone(),
-        outbox: store.clone(),
-        recipients: store.clone(),
-        devices: store.clone(),
-        templates: store.clone(),
-        queue: Arc::new(MemoryDeliveryQueue::default()),
-        idempotency: Arc::new(MemoryIdempotencyStore::new()),
-        rate_limiter: Arc::new(MemoryRateLimiter::new()),
+        notifications: ports.notifications,
+        deliveries: ports.deliveries,
+        dlq: ports.dlq,
+        outbox: ports.outbox,
+        recipients: ports.recipients,
+        devices: ports.devices,
+        templates: ports.templates,
+        queue: backends.queue,
+        idempotency: backends.idempotency,
+        rate_limiter: backends.rate_limiter,
         senders: SenderRegistry::uniform(Arc::new(MockSender::new(config.mock_vendor_latency))),
-        audit: store.clone(),
-        jobs: store.clone(),
-        probes: vec![store.clone()],
+        audit: ports.audit,
+        jobs: ports.jobs,
+        probes: backends.probes,
     };
     let app = App::new(deps, settings(&config));
     let embedded = config.embedded_backends();
@@ -98,12 +77,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tasks = TaskTracker::new();
     tokio::spawn(shutdown_on_signal(token.clone()));
 
-    if config.roles.worker {
+    if config.roles.worker && !backends.queue_is_durable {
         // The in-process queue starts empty: queue again what the last process had queued.
         let requeued = app.requeue_all_due(500).await.context("re-queueing due deliveries at start")?;
         if requeued > 0 {
             tracing::info!(count = requeued, "re-queued due deliveries left by the previous process");
         }
+    }
+    if config.roles.worker {
         runtime::spawn_workers(&app, config.worker_concurrency, wake.clone(), &token, &tasks);
     }
     if config.roles.relay {
@@ -111,21 +92,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     wake.notify_one();
 
-    let server = if config.roles.api {
-        let listener = tokio::net::TcpListener::bind(config.http_addr)
-            .await
-            .with_context(|| format!("NH_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
-        let state = HttpState::new(app.clone());
-        state.mark_started();
-        let shutdown = token.clone();
-        tracing::info!(addr = %config.http_addr, roles = ?config.roles, "notification-hub listening");
-        Some(tokio::spawn(async move {
-            axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
-        }))
-    } else {
-        tracing::info!(roles = ?config.roles, "notification-hub started without the API role");
-        None
-    };
+    // Without the API role the listener serves only the probes, so relay/worker replicas can
+    // be health-checked like API replicas.
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("NH_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
+    let state = HttpState::new(app.clone());
+    state.mark_started();
+    let routes = if config.roles.api { router(state) } else { probes_router(state) };
+    let shutdown = token.clone();
+    tracing::info!(addr = %config.http_addr, roles = ?config.roles, "notification-hub listening");
+    let server = Some(tokio::spawn(async move {
+        axum::serve(listener, routes).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    }));
 
     token.cancelled().await;
     tracing::info!(grace = %config.grace_text(), "shutting down: draining requests and dispatches");

@@ -183,6 +183,12 @@ pub fn is_html_body(body: &str) -> bool {
 
 /// Checks syntax and the channel limits of the template text at registration.
 pub fn validate_template(channel: Channel, title: Option<&str>, body: &str) -> Result<(), TemplateError> {
+    // No store keeps NUL in text (PostgreSQL refuses it), so no template may hold one.
+    for (field, text) in [("title", title.unwrap_or_default()), ("body", body)] {
+        if text.contains('\0') {
+            return Err(TemplateError::Syntax(format!("{field}: NUL characters are not allowed")));
+        }
+    }
     if let Some(title) = title {
         Parsed::new("title", title, false)?;
     }

@@ -20,7 +20,7 @@ mod router;
 mod templates;
 
 pub use openapi::openapi;
-pub use router::router;
+pub use router::{probes_router, router};
 
 /// The caller scope of idempotency keys until API keys exist (SPEC §8a).
 pub const DEFAULT_SCOPE: &str = "default";

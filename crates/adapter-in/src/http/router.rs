@@ -23,7 +23,7 @@ use super::{HttpState, health, notifications, openapi, recipients, templates};
 /// oversized bodies (413) and panics (500, logged).
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.body_limit();
-    Router::new()
+    let routes = Router::new()
         .route("/api/v1/notifications", post(notifications::send).get(notifications::list))
         .route("/api/v1/notifications/{id}", get(notifications::get))
         .route("/api/v1/notifications/{id}/cancel", post(notifications::cancel))
@@ -47,12 +47,30 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/templates/{id}", get(templates::get).put(templates::update).delete(templates::delete))
         .route("/api/v1/templates/{id}/versions", get(templates::versions))
         .route("/api/v1/openapi.json", get(openapi::serve))
+        .merge(probe_routes())
+        .layer(DefaultBodyLimit::max(body_limit));
+    finish(routes, state)
+}
+
+/// Only the probes of SPEC §5.7 (`/health/live`, `/health/ready`, `/health/startup`), for a
+/// process without the API role (relay/worker replicas still need liveness and readiness).
+/// Everything else answers 404 problem+json.
+pub fn probes_router(state: HttpState) -> Router {
+    finish(probe_routes(), state)
+}
+
+fn probe_routes() -> Router<HttpState> {
+    Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/health/startup", get(health::startup))
+}
+
+/// The fallbacks, the panic catcher and the problem+json edge, then the state.
+fn finish(routes: Router<HttpState>, state: HttpState) -> Router {
+    routes
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(problem_edge))
         .with_state(state)

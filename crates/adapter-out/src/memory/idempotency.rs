@@ -2,12 +2,13 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use hub_application::PortError;
-use hub_application::ports::{IdempotencyStore, Reservation, StoredResponse};
+use hub_application::ports::{Completion, IdempotencyStore, Reservation, ReservationToken, StoredResponse};
 use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
 
 use super::shards::{DEFAULT_SHARDS, Shards};
@@ -21,7 +22,7 @@ type Slot = (String, String);
 
 #[derive(Debug)]
 enum State {
-    InFlight { fingerprint: Fingerprint },
+    InFlight { fingerprint: Fingerprint, token: ReservationToken },
     Completed { response: StoredResponse },
 }
 
@@ -88,7 +89,9 @@ fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
 ///
 /// Semantics follow the [`IdempotencyStore`] port: a key is reserved in flight for
 /// `in_flight_ttl`, completed outcomes are kept for `retention`, an expired entry counts as
-/// absent, scopes are independent, and `release` frees only an in-flight reservation.
+/// absent, scopes are independent, and `complete` / `release` act only while the caller's
+/// token still holds the key in flight. Tokens come from a per-store counter, so no two
+/// reservations made by one store share a token.
 ///
 /// **Concurrency.** Keys are spread over 32 mutex-guarded shards by a per-instance random
 /// hash; each call locks one shard for a few map operations and never across an `.await`, so
@@ -108,6 +111,8 @@ fn after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
 #[derive(Debug)]
 pub struct MemoryIdempotencyStore {
     shards: Shards<Shard>,
+    /// The last token granted.
+    tokens: AtomicU64,
 }
 
 impl MemoryIdempotencyStore {
@@ -118,7 +123,7 @@ impl MemoryIdempotencyStore {
 
     /// An empty store with `shards` shards (at least one).
     pub fn with_shards(shards: usize) -> Self {
-        Self { shards: Shards::new(shards) }
+        Self { shards: Shards::new(shards), tokens: AtomicU64::new(0) }
     }
 
     /// Keys held, in flight or completed, including expired ones not swept yet.
@@ -158,16 +163,18 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         shard.sweep(now, SWEEP_BUDGET);
         match shard.entries.get(&slot) {
             Some(entry) if entry.live_at(now) => Ok(match &entry.state {
-                State::InFlight { fingerprint } => Reservation::InFlight { fingerprint: *fingerprint },
+                State::InFlight { fingerprint, .. } => Reservation::InFlight { fingerprint: *fingerprint },
                 State::Completed { response } => Reservation::Completed(response.clone()),
             }),
             _ => {
+                let token =
+                    ReservationToken::from_u128(u128::from(self.tokens.fetch_add(1, Ordering::Relaxed) + 1));
                 let entry = Entry {
-                    state: State::InFlight { fingerprint: *fingerprint },
+                    state: State::InFlight { fingerprint: *fingerprint, token },
                     expires: after(now, in_flight_ttl),
                 };
                 shard.set(slot, entry);
-                Ok(Reservation::Reserved)
+                Ok(Reservation::Reserved { token })
             }
         }
     }
@@ -176,22 +183,39 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         &self,
         scope: &str,
         key: &IdempotencyKey,
+        token: ReservationToken,
         response: StoredResponse,
         now: DateTime<Utc>,
         retention: Duration,
-    ) -> Result<(), PortError> {
+    ) -> Result<Completion, PortError> {
         let slot = (scope.to_owned(), key.as_str().to_owned());
         let mut shard = self.shards.lock(&slot);
         shard.sweep(now, SWEEP_BUDGET);
+        let holds = matches!(
+            shard.entries.get(&slot),
+            Some(entry @ Entry { state: State::InFlight { token: held, .. }, .. })
+                if *held == token && entry.live_at(now)
+        );
+        if !holds {
+            return Ok(Completion::Lost);
+        }
         shard.set(slot, Entry { state: State::Completed { response }, expires: after(now, retention) });
-        Ok(())
+        Ok(Completion::Stored)
     }
 
-    async fn release(&self, scope: &str, key: &IdempotencyKey) -> Result<(), PortError> {
+    async fn release(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        token: ReservationToken,
+    ) -> Result<(), PortError> {
         let slot = (scope.to_owned(), key.as_str().to_owned());
         let mut shard = self.shards.lock(&slot);
         // Its heap item stays until it comes up; it then finds nothing and is dropped.
-        if matches!(shard.entries.get(&slot), Some(Entry { state: State::InFlight { .. }, .. })) {
+        if matches!(
+            shard.entries.get(&slot),
+            Some(Entry { state: State::InFlight { token: held, .. }, .. }) if *held == token
+        ) {
             shard.entries.remove(&slot);
         }
         Ok(())

@@ -32,7 +32,7 @@ macro_rules! store_contract_tests {
 /// `Arc<impl IdempotencyStore>` (or `Arc<dyn IdempotencyStore>`), evaluated once per test:
 ///
 /// ```ignore
-/// hub_application::idempotency_contract_tests!(async { Arc::new(RedisIdempotency::with_prefix(fresh())) });
+/// hub_application::idempotency_contract_tests!(async { Arc::new(RedisIdempotencyStore::new(conn().await, fresh_prefix())) });
 /// ```
 ///
 /// Needs `tokio` (features `macros`, `rt`) as a dev-dependency of the calling crate; see
@@ -185,6 +185,8 @@ macro_rules! __idempotency_contract_checks {
             idempotency::a_reservation_expires_after_its_in_flight_ttl,
             idempotency::a_completed_key_expires_after_its_retention,
             idempotency::scopes_and_keys_are_independent,
+            idempotency::release_by_an_expired_holder_leaves_the_new_holders_reservation,
+            idempotency::complete_by_a_stale_holder_does_not_overwrite,
         }
     };
 }

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,19 +8,21 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hub_domain::idempotency::{Fingerprint, IdempotencyKey};
 
 use crate::error::PortError;
-use crate::ports::{IdempotencyStore, Reservation, StoredResponse};
+use crate::ports::{Completion, IdempotencyStore, Reservation, ReservationToken, StoredResponse};
 
 #[derive(Debug, Clone)]
 enum Entry {
-    InFlight { fingerprint: Fingerprint, expires: DateTime<Utc> },
+    InFlight { fingerprint: Fingerprint, token: ReservationToken, expires: DateTime<Utc> },
     Done { response: StoredResponse, expires: DateTime<Utc> },
 }
 
-/// In-process idempotency keys with expiry, like the embedded adapter.
+/// In-process idempotency keys with expiry, like the embedded adapter; tokens come from a
+/// counter.
 #[derive(Debug, Default)]
 pub struct InMemoryIdempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
     down: AtomicBool,
+    tokens: AtomicU64,
 }
 
 impl InMemoryIdempotency {
@@ -76,7 +78,7 @@ impl IdempotencyStore for InMemoryIdempotency {
         let mut entries = self.entries.lock().expect("lock");
         let slot = (scope.to_owned(), key.as_str().to_owned());
         match entries.get(&slot) {
-            Some(Entry::InFlight { fingerprint: held, expires }) if *expires > now => {
+            Some(Entry::InFlight { fingerprint: held, expires, .. }) if *expires > now => {
                 return Ok(Reservation::InFlight { fingerprint: *held });
             }
             Some(Entry::Done { response, expires }) if *expires > now => {
@@ -84,32 +86,45 @@ impl IdempotencyStore for InMemoryIdempotency {
             }
             _ => {}
         }
-        entries
-            .insert(slot, Entry::InFlight { fingerprint: *fingerprint, expires: after(now, in_flight_ttl) });
-        Ok(Reservation::Reserved)
+        let token = ReservationToken::from_u128(u128::from(self.tokens.fetch_add(1, Ordering::SeqCst) + 1));
+        entries.insert(
+            slot,
+            Entry::InFlight { fingerprint: *fingerprint, token, expires: after(now, in_flight_ttl) },
+        );
+        Ok(Reservation::Reserved { token })
     }
 
     async fn complete(
         &self,
         scope: &str,
         key: &IdempotencyKey,
+        token: ReservationToken,
         response: StoredResponse,
         now: DateTime<Utc>,
         retention: Duration,
-    ) -> Result<(), PortError> {
-        self.check()?;
-        self.entries.lock().expect("lock").insert(
-            (scope.to_owned(), key.as_str().to_owned()),
-            Entry::Done { response, expires: after(now, retention) },
-        );
-        Ok(())
-    }
-
-    async fn release(&self, scope: &str, key: &IdempotencyKey) -> Result<(), PortError> {
+    ) -> Result<Completion, PortError> {
         self.check()?;
         let mut entries = self.entries.lock().expect("lock");
         let slot = (scope.to_owned(), key.as_str().to_owned());
-        if matches!(entries.get(&slot), Some(Entry::InFlight { .. })) {
+        match entries.get(&slot) {
+            Some(Entry::InFlight { token: held, expires, .. }) if *held == token && *expires > now => {
+                entries.insert(slot, Entry::Done { response, expires: after(now, retention) });
+                Ok(Completion::Stored)
+            }
+            _ => Ok(Completion::Lost),
+        }
+    }
+
+    async fn release(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        token: ReservationToken,
+    ) -> Result<(), PortError> {
+        self.check()?;
+        let mut entries = self.entries.lock().expect("lock");
+        let slot = (scope.to_owned(), key.as_str().to_owned());
+        if matches!(entries.get(&slot), Some(Entry::InFlight { token: held, .. }) if *held == token) {
             entries.remove(&slot);
         }
         Ok(())

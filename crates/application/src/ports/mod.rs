@@ -27,7 +27,7 @@ pub use delivery_store::{
     JobStep, UpdateOutcome,
 };
 pub use health::HealthProbe;
-pub use idempotency::{IdempotencyStore, Reservation, StoredResponse};
+pub use idempotency::{Completion, IdempotencyStore, Reservation, ReservationToken, StoredResponse};
 pub use jobs::{BulkAction, BulkJob, JobState, JobStore};
 pub use notification_store::{
     AcceptKey, AcceptOutcome, NewNotification, NotificationCursor, NotificationFilter, NotificationRecord,

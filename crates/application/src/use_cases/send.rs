@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::App;
 use crate::error::{ErrorCode, PortError};
 use crate::ports::{
-    AcceptKey, AcceptOutcome, DeliveryRecord, NewNotification, NotificationRecord, OutboxEvent, RateDecision,
-    RecipientRecord, Reservation, SkippedChannel, StoredResponse,
+    AcceptKey, AcceptOutcome, Completion, DeliveryRecord, NewNotification, NotificationRecord, OutboxEvent,
+    RateDecision, RecipientRecord, Reservation, SkippedChannel, StoredResponse,
 };
 use crate::use_cases::notifications::derive;
 
@@ -187,6 +187,27 @@ type Inner = Result<SendOutcome, SendError>;
 
 impl SendCommand {
     fn validate(&self) -> Result<(), SendError> {
+        // No store keeps NUL in text (PostgreSQL refuses it): refuse it up front on every
+        // backend, rather than accept on SQLite and fail on PostgreSQL.
+        let nul = |field: &str| SendError::Validation(format!("{field}: NUL characters are not allowed"));
+        match &self.content {
+            Content::Direct { title, body } => {
+                if title.as_deref().is_some_and(|t| t.contains('\0')) {
+                    return Err(nul("title"));
+                }
+                if body.contains('\0') {
+                    return Err(nul("body"));
+                }
+            }
+            Content::Template { payload, .. } => {
+                let has_nul = |s: &str| s.contains('\0');
+                if payload.iter().any(|(k, v)| {
+                    has_nul(k) || matches!(v, hub_domain::template::PayloadValue::String(s) if has_nul(s))
+                }) {
+                    return Err(nul("payload"));
+                }
+            }
+        }
         if let Content::Direct { title, body } = &self.content {
             if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
                 return Err(SendError::Validation(format!("title: at most {MAX_TITLE_CHARS} characters")));
@@ -236,8 +257,8 @@ impl App {
                 self.settings.idempotency_in_flight_ttl,
             )
             .await?;
-        match reservation {
-            Reservation::Reserved => {}
+        let token = match reservation {
+            Reservation::Reserved { token } => token,
             Reservation::InFlight { fingerprint } => {
                 return Err(if fingerprint == cmd.fingerprint {
                     SendError::InFlight
@@ -246,32 +267,38 @@ impl App {
                 });
             }
             Reservation::Completed(stored) => return replay(&stored, &cmd.fingerprint),
-        }
+        };
         let result = self.run_send(&cmd, now).await;
         match result {
             Ok(outcome) => {
                 let body = serde_json::to_string(&outcome).map_err(|e| PortError::Unexpected(e.into()))?;
                 let stored = StoredResponse { fingerprint: cmd.fingerprint, body };
-                if let Err(e) = self
+                // The retention and the holder check count from the moment of completion.
+                let completed = self
                     .deps
                     .idempotency
                     .complete(
                         &cmd.scope,
                         &cmd.idempotency_key,
+                        token,
                         stored,
-                        now,
+                        self.now(),
                         self.settings.idempotency_retention,
                     )
-                    .await
-                {
-                    // The notification is committed; the store's unique key still prevents a
-                    // duplicate if the caller retries after the reservation expires.
-                    tracing::warn!(error = %e, "could not store the idempotent outcome");
+                    .await;
+                // Either way the notification is committed; the store's unique key still
+                // prevents a duplicate if the caller retries without a stored outcome.
+                match completed {
+                    Ok(Completion::Stored) => {}
+                    Ok(Completion::Lost) => tracing::warn!(
+                        "the idempotency reservation expired before the outcome was stored; no replay"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "could not store the idempotent outcome"),
                 }
                 Ok(SendResult { outcome, replayed: false })
             }
             Err(error) => {
-                if let Err(e) = self.deps.idempotency.release(&cmd.scope, &cmd.idempotency_key).await {
+                if let Err(e) = self.deps.idempotency.release(&cmd.scope, &cmd.idempotency_key, token).await {
                     tracing::warn!(error = %e, "could not release the idempotency key");
                 }
                 Err(error)

@@ -358,3 +358,11 @@ proptest! {
         let _ = render(Channel::Email, Some(&text), &text, &p);
     }
 }
+
+#[test]
+fn nul_characters_are_refused_in_templates() {
+    for (title, body) in [(None, "a\0b"), (Some("t\0"), "ok")] {
+        let err = validate_template(Channel::Email, title, body).unwrap_err();
+        assert!(matches!(&err, TemplateError::Syntax(m) if m.contains("NUL")), "{err}");
+    }
+}

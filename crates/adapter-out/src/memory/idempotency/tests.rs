@@ -24,13 +24,18 @@ fn response(n: u8, body: &str) -> StoredResponse {
     StoredResponse { fingerprint: fp(n), body: body.to_owned() }
 }
 
+/// The token of a `Reserved` answer.
+fn token(reservation: Reservation) -> ReservationToken {
+    reservation.token().unwrap_or_else(|| panic!("expected Reserved, got {reservation:?}"))
+}
+
 const TTL: Duration = Duration::from_secs(60);
 const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[tokio::test]
 async fn a_free_key_is_reserved_and_then_reported_in_flight_with_the_holders_fingerprint() {
     let store = MemoryIdempotencyStore::new();
-    assert_eq!(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap(), Reservation::Reserved);
+    token(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
     assert_eq!(
         store.reserve("caller", &key("k1"), &fp(2), at(1), TTL).await.unwrap(),
         Reservation::InFlight { fingerprint: fp(1) }
@@ -40,8 +45,8 @@ async fn a_free_key_is_reserved_and_then_reported_in_flight_with_the_holders_fin
 #[tokio::test]
 async fn a_completed_key_replays_the_stored_response() {
     let store = MemoryIdempotencyStore::new();
-    store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap();
-    store.complete("caller", &key("k1"), response(1, "{\"id\":1}"), at(1), RETENTION).await.unwrap();
+    let t = token(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
+    store.complete("caller", &key("k1"), t, response(1, "{\"id\":1}"), at(1), RETENTION).await.unwrap();
     assert_eq!(
         store.reserve("caller", &key("k1"), &fp(1), at(2), TTL).await.unwrap(),
         Reservation::Completed(response(1, "{\"id\":1}"))
@@ -57,10 +62,7 @@ async fn an_in_flight_reservation_expires_exactly_after_its_ttl() {
         store.reserve("caller", &key("k1"), &fp(2), just_before, TTL).await.unwrap(),
         Reservation::InFlight { .. }
     ));
-    assert_eq!(
-        store.reserve("caller", &key("k1"), &fp(2), at(60), TTL).await.unwrap(),
-        Reservation::Reserved
-    );
+    token(store.reserve("caller", &key("k1"), &fp(2), at(60), TTL).await.unwrap());
     assert_eq!(
         store.reserve("caller", &key("k1"), &fp(3), at(61), TTL).await.unwrap(),
         Reservation::InFlight { fingerprint: fp(2) }
@@ -70,32 +72,32 @@ async fn an_in_flight_reservation_expires_exactly_after_its_ttl() {
 #[tokio::test]
 async fn a_completed_key_is_forgotten_after_its_retention() {
     let store = MemoryIdempotencyStore::new();
-    store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap();
-    store.complete("caller", &key("k1"), response(1, "first"), t0(), Duration::from_secs(10)).await.unwrap();
+    let t = token(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
+    store
+        .complete("caller", &key("k1"), t, response(1, "first"), t0(), Duration::from_secs(10))
+        .await
+        .unwrap();
     assert!(matches!(
         store.reserve("caller", &key("k1"), &fp(1), at(9), TTL).await.unwrap(),
         Reservation::Completed(_)
     ));
-    assert_eq!(
-        store.reserve("caller", &key("k1"), &fp(1), at(10), TTL).await.unwrap(),
-        Reservation::Reserved
-    );
+    token(store.reserve("caller", &key("k1"), &fp(1), at(10), TTL).await.unwrap());
 }
 
 #[tokio::test]
 async fn release_frees_an_in_flight_key_for_a_retry() {
     let store = MemoryIdempotencyStore::new();
-    store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap();
-    store.release("caller", &key("k1")).await.unwrap();
-    assert_eq!(store.reserve("caller", &key("k1"), &fp(1), at(1), TTL).await.unwrap(), Reservation::Reserved);
+    let t = token(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
+    store.release("caller", &key("k1"), t).await.unwrap();
+    token(store.reserve("caller", &key("k1"), &fp(1), at(1), TTL).await.unwrap());
 }
 
 #[tokio::test]
 async fn release_leaves_a_completed_key_in_place() {
     let store = MemoryIdempotencyStore::new();
-    store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap();
-    store.complete("caller", &key("k1"), response(1, "done"), t0(), RETENTION).await.unwrap();
-    store.release("caller", &key("k1")).await.unwrap();
+    let t = token(store.reserve("caller", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
+    store.complete("caller", &key("k1"), t, response(1, "done"), t0(), RETENTION).await.unwrap();
+    store.release("caller", &key("k1"), t).await.unwrap();
     assert_eq!(
         store.reserve("caller", &key("k1"), &fp(1), at(1), TTL).await.unwrap(),
         Reservation::Completed(response(1, "done"))
@@ -105,20 +107,17 @@ async fn release_leaves_a_completed_key_in_place() {
 #[tokio::test]
 async fn releasing_an_unknown_key_is_harmless() {
     let store = MemoryIdempotencyStore::new();
-    store.release("caller", &key("never-seen")).await.unwrap();
+    store.release("caller", &key("never-seen"), ReservationToken::from_u128(1)).await.unwrap();
     assert!(store.is_empty());
 }
 
 #[tokio::test]
 async fn the_same_key_in_two_scopes_is_two_keys() {
     let store = MemoryIdempotencyStore::new();
-    store.reserve("orders", &key("k1"), &fp(1), t0(), TTL).await.unwrap();
-    store.complete("orders", &key("k1"), response(1, "orders"), t0(), RETENTION).await.unwrap();
-    assert_eq!(
-        store.reserve("payments", &key("k1"), &fp(2), t0(), TTL).await.unwrap(),
-        Reservation::Reserved
-    );
-    store.release("payments", &key("k1")).await.unwrap();
+    let t = token(store.reserve("orders", &key("k1"), &fp(1), t0(), TTL).await.unwrap());
+    store.complete("orders", &key("k1"), t, response(1, "orders"), t0(), RETENTION).await.unwrap();
+    let p = token(store.reserve("payments", &key("k1"), &fp(2), t0(), TTL).await.unwrap());
+    store.release("payments", &key("k1"), p).await.unwrap();
     assert_eq!(
         store.reserve("orders", &key("k1"), &fp(1), at(1), TTL).await.unwrap(),
         Reservation::Completed(response(1, "orders"))
@@ -130,7 +129,7 @@ async fn scope_and_key_do_not_run_together() {
     // ("ab", "c") and ("a", "bc") must not collide, whatever the internal key format.
     let store = MemoryIdempotencyStore::new();
     store.reserve("ab", &key("c"), &fp(1), t0(), TTL).await.unwrap();
-    assert_eq!(store.reserve("a", &key("bc"), &fp(2), t0(), TTL).await.unwrap(), Reservation::Reserved);
+    token(store.reserve("a", &key("bc"), &fp(2), t0(), TTL).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -149,7 +148,7 @@ async fn forty_concurrent_reserves_of_one_key_give_exactly_one_reservation() {
     let mut reserved = 0;
     for task in tasks {
         match task.await.expect("task") {
-            Reservation::Reserved => reserved += 1,
+            Reservation::Reserved { .. } => reserved += 1,
             Reservation::InFlight { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -170,7 +169,7 @@ async fn concurrent_reserves_of_different_keys_all_succeed() {
         })
         .collect();
     for task in tasks {
-        assert_eq!(task.await.expect("task"), Reservation::Reserved);
+        token(task.await.expect("task"));
     }
     assert_eq!(store.len(), 200);
 }
@@ -196,9 +195,9 @@ async fn later_traffic_sweeps_expired_keys_a_bounded_batch_per_call() {
 #[tokio::test]
 async fn completing_sweeps_too() {
     let store = MemoryIdempotencyStore::with_shards(1);
-    store.reserve("caller", &key("old"), &fp(1), t0(), Duration::from_secs(1)).await.unwrap();
-    store.reserve("caller", &key("k"), &fp(1), t0(), TTL).await.unwrap();
-    store.complete("caller", &key("k"), response(1, "done"), at(5), RETENTION).await.unwrap();
+    token(store.reserve("caller", &key("old"), &fp(1), t0(), Duration::from_secs(1)).await.unwrap());
+    let t = token(store.reserve("caller", &key("k"), &fp(1), t0(), TTL).await.unwrap());
+    store.complete("caller", &key("k"), t, response(1, "done"), at(5), RETENTION).await.unwrap();
     assert_eq!(store.len(), 1);
 }
 
@@ -237,8 +236,8 @@ async fn memory_stays_bounded_under_a_steady_stream_of_new_keys() {
 #[tokio::test]
 async fn a_stale_expiry_does_not_remove_a_newer_reservation_of_the_same_key() {
     let store = MemoryIdempotencyStore::with_shards(1);
-    store.reserve("caller", &key("k"), &fp(1), t0(), Duration::from_secs(10)).await.unwrap();
-    store.release("caller", &key("k")).await.unwrap();
+    let t = token(store.reserve("caller", &key("k"), &fp(1), t0(), Duration::from_secs(10)).await.unwrap());
+    store.release("caller", &key("k"), t).await.unwrap();
     store.reserve("caller", &key("k"), &fp(2), at(5), Duration::from_secs(10)).await.unwrap();
     // At 11 s the first reservation's expiry comes up; the second one lives until 15 s.
     assert_eq!(store.purge_expired(at(11)), 0);
@@ -253,8 +252,8 @@ async fn a_stale_expiry_does_not_remove_a_newer_reservation_of_the_same_key() {
 #[tokio::test]
 async fn a_completion_outlives_the_reservations_shorter_ttl() {
     let store = MemoryIdempotencyStore::with_shards(1);
-    store.reserve("caller", &key("k"), &fp(1), t0(), Duration::from_secs(1)).await.unwrap();
-    store.complete("caller", &key("k"), response(1, "done"), t0(), RETENTION).await.unwrap();
+    let t = token(store.reserve("caller", &key("k"), &fp(1), t0(), Duration::from_secs(1)).await.unwrap());
+    store.complete("caller", &key("k"), t, response(1, "done"), t0(), RETENTION).await.unwrap();
     assert_eq!(store.purge_expired(at(2)), 0);
     assert_eq!(
         store.reserve("caller", &key("k"), &fp(1), at(2), TTL).await.unwrap(),

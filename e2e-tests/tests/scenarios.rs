@@ -1,80 +1,18 @@
-//! Black-box walk of the embedded default (SPEC §2): the built binary on a free port with its
-//! own SQLite file, driven over HTTP only.
+//! Black-box walks of SPEC §2–§5 on both backend sets: the built binary on a free port, on the
+//! embedded default (its own SQLite file) and on PostgreSQL + Redis + Kafka
+//! (`e2e_tests::backends`), driven over HTTP only. Every scenario runs once per stack
+//! (`embedded::…` and `production::…`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e_tests::Hub;
-use reqwest::{Client, StatusCode};
+use e2e_tests::Stack;
+use e2e_tests::api::{FAST, get, id_of, put, recipient, send, wait_for};
+use reqwest::Client;
 use serde_json::{Value, json};
 
-/// Retries 100 ms apart so the whole schedule fits in a test.
-const FAST: &[(&str, &str)] = &[("NH_RETRY_SCHEDULE", "100ms,100ms,100ms,100ms,100ms")];
-
-async fn put(client: &Client, url: String, body: Value) -> StatusCode {
-    client.put(url).json(&body).send().await.expect("PUT").status()
-}
-
-/// A recipient with the given channels and no quiet hours, so tests do not depend on the hour.
-async fn recipient(hub: &Hub, client: &Client, id: &str, channels: Value) {
-    let status = put(
-        client,
-        format!("{}/api/v1/recipients/{id}", hub.base),
-        json!({ "channels": channels, "timezone": "UTC" }),
-    )
-    .await;
-    assert!(status == 201 || status == 200, "PUT recipient {id}: {status}");
-    let status = put(
-        client,
-        format!("{}/api/v1/recipients/{id}/preferences", hub.base),
-        json!({ "quietHours": null }),
-    )
-    .await;
-    assert_eq!(status, 200, "PUT preferences {id}");
-}
-
-async fn send(hub: &Hub, client: &Client, key: &str, body: Value) -> (StatusCode, Value) {
-    let response = client
-        .post(format!("{}/api/v1/notifications", hub.base))
-        .header("Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
-    let status = response.status();
-    (status, response.json().await.expect("JSON body"))
-}
-
-async fn get(hub: &Hub, client: &Client, id: &str) -> Value {
-    let response = client.get(format!("{}/api/v1/notifications/{id}", hub.base)).send().await.expect("GET");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("JSON")
-}
-
-/// Polls until the derived status is `want` (or fails after `within`, showing the last answer).
-async fn wait_for(hub: &Hub, client: &Client, id: &str, want: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let view = get(hub, client, id).await;
-        if view["status"] == want {
-            return view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{id} not {want} within {within:?}: {view:#}\nlog:\n{}",
-            hub.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn id_of(body: &Value) -> String {
-    body["notificationId"].as_str().expect("notificationId").to_owned()
-}
-
-#[tokio::test]
-async fn the_three_mvp_scenarios_complete_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), FAST).await;
+async fn the_three_mvp_scenarios_complete_over_http(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let hub = deployment.start(FAST).await;
     let client = Client::new();
     recipient(&hub, &client, "customer-42", json!([{ "type": "EMAIL", "address": "kim@example.com" }])).await;
     recipient(
@@ -143,10 +81,9 @@ async fn the_three_mvp_scenarios_complete_over_http() {
     }
 }
 
-#[tokio::test]
-async fn retries_follow_the_schedule_to_sent_or_to_the_dlq() {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), FAST).await;
+async fn retries_follow_the_schedule_to_sent_or_to_the_dlq(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let hub = deployment.start(FAST).await;
     let client = Client::new();
     recipient(&hub, &client, "flaky", json!([{ "type": "EMAIL", "address": "fail-once@example.com" }])).await;
     recipient(&hub, &client, "broken", json!([{ "type": "EMAIL", "address": "fail-transient@example.com" }]))
@@ -175,10 +112,9 @@ async fn retries_follow_the_schedule_to_sent_or_to_the_dlq() {
     assert_eq!(d["tries"].as_array().unwrap().len(), 6, "the whole schedule: {view:#}");
 }
 
-#[tokio::test]
-async fn quiet_hours_defer_and_an_opted_out_kind_is_suppressed() {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), FAST).await;
+async fn quiet_hours_defer_and_an_opted_out_kind_is_suppressed(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let hub = deployment.start(FAST).await;
     let client = Client::new();
     let status = put(
         &client,
@@ -224,10 +160,9 @@ async fn quiet_hours_defer_and_an_opted_out_kind_is_suppressed() {
     assert_eq!(body["suppressionReason"], "OPTED_OUT");
 }
 
-#[tokio::test]
-async fn forty_concurrent_posts_with_one_key_make_one_notification() {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), FAST).await;
+async fn forty_concurrent_posts_with_one_key_make_one_notification(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let hub = deployment.start(FAST).await;
     let client = Client::new();
     recipient(&hub, &client, "alice", json!([{ "type": "EMAIL", "address": "alice@example.com" }])).await;
     let body = json!({ "recipientId": "alice", "kind": "TRANSACTIONAL", "body": "once" });
@@ -270,16 +205,15 @@ async fn forty_concurrent_posts_with_one_key_make_one_notification() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list:#}");
 }
 
-#[tokio::test]
-async fn a_killed_process_loses_nothing_it_accepted() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_killed_process_loses_nothing_it_accepted(stack: Stack) {
+    let mut deployment = stack.deployment().await;
     let env = [
         ("NH_RETRY_SCHEDULE", "100ms,100ms,100ms,100ms,100ms"),
         ("NH_MOCK_VENDOR_LATENCY", "1s"),
         ("NH_DISPATCH_LEASE", "1s"),
         ("NH_WORKER_CONCURRENCY", "2"),
     ];
-    let mut hub = Hub::start(dir.path(), &env).await;
+    let mut hub = deployment.start(&env).await;
     let client = Client::new();
     recipient(&hub, &client, "bob", json!([{ "type": "EMAIL", "address": "bob@example.com" }])).await;
     let mut ids = Vec::new();
@@ -303,10 +237,9 @@ async fn a_killed_process_loses_nothing_it_accepted() {
     }
 }
 
-#[tokio::test]
-async fn sigterm_drains_and_exits_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut hub = Hub::start(dir.path(), &[("NH_MOCK_VENDOR_LATENCY", "300ms")]).await;
+async fn sigterm_drains_and_exits_zero(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let mut hub = deployment.start(&[("NH_MOCK_VENDOR_LATENCY", "300ms")]).await;
     let client = Client::new();
     recipient(&hub, &client, "carol", json!([{ "type": "EMAIL", "address": "carol@example.com" }])).await;
     let (status, body) = send(
@@ -323,3 +256,34 @@ async fn sigterm_drains_and_exits_zero() {
     hub.restart().await;
     wait_for(&hub, &client, &id_of(&body), "COMPLETED", Duration::from_secs(20)).await;
 }
+
+/// One `#[tokio::test]` per scenario and stack.
+macro_rules! on_both_stacks {
+    ($($scenario:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(e2e_tests::Stack::Embedded).await;
+                }
+            )+
+        }
+        mod production {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(e2e_tests::Stack::Production).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_stacks!(
+    the_three_mvp_scenarios_complete_over_http,
+    retries_follow_the_schedule_to_sent_or_to_the_dlq,
+    quiet_hours_defer_and_an_opted_out_kind_is_suppressed,
+    forty_concurrent_posts_with_one_key_make_one_notification,
+    a_killed_process_loses_nothing_it_accepted,
+    sigterm_drains_and_exits_zero,
+);

@@ -1,0 +1,2 @@
+-- Reverses 20260601000200.
+DROP TABLE outbox;

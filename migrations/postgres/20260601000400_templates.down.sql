@@ -1,0 +1,3 @@
+-- Reverses 20260601000400.
+DROP TABLE template_versions;
+DROP TABLE templates;
