@@ -146,7 +146,8 @@ start_kafka() {
     say "Kafka: tansu broker on port $port"
     return
   fi
-  "$CARGO" build -q -p e2e-tests --bin kafka-mock
+  # The same selection as `make test`'s build step, so nothing compiles twice.
+  "$CARGO" build -q --workspace --all-targets --all-features
   local target
   target=$("$CARGO" metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   "$target/debug/kafka-mock" --out "$dir/kafka.env" >"$dir/kafka-mock.log" 2>&1 &

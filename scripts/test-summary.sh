@@ -41,8 +41,10 @@ step "clippy: $CARGO clippy --workspace --all-targets --all-features -- -D warni
 passed_steps+=(clippy)
 
 # The black-box tests in e2e-tests start the built binary (target/debug/notification-hub).
-step "build: $CARGO build -p notification-hub"
-"$CARGO" build -p notification-hub || fail build
+# One build of every target with the features the test run uses, so the test step, the
+# services script (kafka-mock) and the black-box tests (notification-hub) compile nothing again.
+step "build: $CARGO build --workspace --all-targets --all-features"
+"$CARGO" build --workspace --all-targets --all-features || fail build
 passed_steps+=(build)
 
 # Output is shown live and kept in $log so the passed tests can be counted afterwards.

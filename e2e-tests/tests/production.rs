@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e_tests::api::{FAST, get, id_of, recipient, send, wait_for};
+use e2e_tests::api::{FAST, id_of, recipient, send, wait_for};
 use e2e_tests::{Stack, binary};
 use reqwest::Client;
 use serde_json::{Value, json};
@@ -220,7 +220,7 @@ async fn a_redis_outage_answers_503_and_recovers() {
         assert!(Instant::now() < deadline, "not accepted again after Redis came back: {status} {answer}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(get(&hub, &client, &id_of(&first)).await["status"], "COMPLETED");
+    wait_for(&hub, &client, &id_of(&first), "COMPLETED", Duration::from_secs(30)).await;
 }
 
 /// A Kafka mock cluster of the test's own (`kafka-mock --control`), whose brokers the test can

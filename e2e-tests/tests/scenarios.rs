@@ -5,10 +5,14 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use e2e_tests::Stack;
 use e2e_tests::api::{FAST, get, id_of, put, recipient, send, wait_for};
+use hmac::{Hmac, Mac};
 use reqwest::Client;
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 async fn the_three_mvp_scenarios_complete_over_http(stack: Stack) {
     let mut deployment = stack.deployment().await;
@@ -257,6 +261,158 @@ async fn sigterm_drains_and_exits_zero(stack: Stack) {
     wait_for(&hub, &client, &id_of(&body), "COMPLETED", Duration::from_secs(20)).await;
 }
 
+async fn an_operator_replays_and_discards_a_dead_letter(stack: Stack) {
+    const TOKEN: &str = "e2e-admin-token-7f3a9c";
+    let mut deployment = stack.deployment().await;
+    let mut env = FAST.to_vec();
+    env.push(("NH_ADMIN_TOKEN", TOKEN));
+    let hub = deployment.start(&env).await;
+    let client = Client::new();
+    let admin = |method: reqwest::Method, path: &str| {
+        client.request(method, format!("{}/api/v1/admin{path}", hub.base)).header("X-Admin-Token", TOKEN)
+    };
+    recipient(&hub, &client, "broken", json!([{ "type": "EMAIL", "address": "fail-transient@example.com" }]))
+        .await;
+    let (_, sent) = send(
+        &hub,
+        &client,
+        "k-dlq",
+        json!({ "recipientId": "broken", "kind": "TRANSACTIONAL", "body": "hi" }),
+    )
+    .await;
+    let view = wait_for(&hub, &client, &id_of(&sent), "FAILED", Duration::from_secs(45)).await;
+    let delivery = view["deliveries"][0]["deliveryId"].as_str().unwrap().to_owned();
+
+    let anonymous = client.get(format!("{}/api/v1/admin/dlq", hub.base)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let list: Value = admin(reqwest::Method::GET, "/dlq").send().await.unwrap().json().await.unwrap();
+    let listed: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|i| i["deliveryId"].as_str().unwrap()).collect();
+    assert_eq!(listed, [delivery.as_str()], "{list:#}");
+    let detail: Value =
+        admin(reqwest::Method::GET, &format!("/dlq/{delivery}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(detail["tries"].as_array().unwrap().len(), 6, "{detail:#}");
+    assert_eq!(detail["maxTries"], 6);
+
+    let replay = admin(reqwest::Method::POST, &format!("/dlq/{delivery}/replay")).send().await.unwrap();
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.json::<Value>().await.unwrap()["status"], "PENDING");
+    // It runs the whole schedule again and ends in the DLQ again, its history kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let d: Value = admin(reqwest::Method::GET, &format!("/dlq/{delivery}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if d["status"] == "EXHAUSTED" {
+            assert_eq!(d["tries"].as_array().unwrap().len(), 12, "{d:#}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not EXHAUSTED again: {d:#}\nlog:\n{}", hub.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let discard = admin(reqwest::Method::POST, &format!("/dlq/{delivery}/discard"))
+        .json(&json!({ "reason": "mailbox does not exist" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discard.status(), 200);
+    assert_eq!(discard.json::<Value>().await.unwrap()["status"], "DISCARDED");
+    let again = admin(reqwest::Method::POST, &format!("/dlq/{delivery}/replay")).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+
+    let audit: Value = admin(reqwest::Method::GET, "/audit").send().await.unwrap().json().await.unwrap();
+    let actions: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("DLQ_REPLAY", "REJECTED: ILLEGAL_DLQ_OPERATION"),
+            ("DLQ_DISCARD", "OK: DISCARDED"),
+            ("DLQ_REPLAY", "OK: PENDING")
+        ],
+        "{audit:#}"
+    );
+}
+
+/// The HMAC key of the test vendor; its secret is `whsec_` + base64 of it.
+const CALLBACK_KEY: &[u8] = b"e2e key of the mock vendor, 32 b";
+
+/// `POST /api/v1/callbacks/mockvendor`, signed here per Standard Webhooks with the `hmac` and
+/// `sha2` crates (independently of the hub's own verification code).
+async fn post_callback(
+    hub: &e2e_tests::Hub,
+    client: &Client,
+    id: &str,
+    key: &[u8],
+    body: &str,
+) -> (u16, Value) {
+    let timestamp = chrono::Utc::now().timestamp();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    let response = client
+        .post(format!("{}/api/v1/callbacks/mockvendor", hub.base))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("POST callback");
+    (response.status().as_u16(), response.json().await.expect("JSON body"))
+}
+
+async fn a_signed_vendor_callback_marks_the_delivery_delivered_once(stack: Stack) {
+    let mut deployment = stack.deployment().await;
+    let secrets = format!("mockvendor=whsec_{}", STANDARD.encode(CALLBACK_KEY));
+    let mut env = FAST.to_vec();
+    env.push(("NH_CALLBACK_SECRETS", &secrets));
+    let hub = deployment.start(&env).await;
+    let client = Client::new();
+    recipient(&hub, &client, "dora", json!([{ "type": "EMAIL", "address": "dora@example.com" }])).await;
+    let (status, body) = send(
+        &hub,
+        &client,
+        "callback-1",
+        json!({ "recipientId": "dora", "kind": "TRANSACTIONAL", "body": "receipt" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let view = wait_for(&hub, &client, &id_of(&body), "COMPLETED", Duration::from_secs(30)).await;
+    let delivery = &view["deliveries"][0];
+    assert_eq!(delivery["status"], "SENT", "{view:#}");
+    let delivery_id = delivery["deliveryId"].as_str().expect("deliveryId");
+    let vendor_message_id = delivery["vendorMessageId"].as_str().expect("vendorMessageId");
+
+    // A wrong key is refused and changes nothing.
+    let report = json!({ "vendorMessageId": vendor_message_id, "status": "DELIVERED" }).to_string();
+    let (status, problem) = post_callback(&hub, &client, "msg_e2e_1", b"not the key", &report).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("INVALID_SIGNATURE")), "{problem}");
+
+    let (status, answer) = post_callback(&hub, &client, "msg_e2e_1", CALLBACK_KEY, &report).await;
+    assert_eq!(status, 200, "{answer}\nlog:\n{}", hub.log_text());
+    assert_eq!(answer, json!({ "result": "APPLIED", "deliveryStatus": "DELIVERED" }));
+    let after = get(&hub, &client, &id_of(&body)).await;
+    assert_eq!(after["deliveries"][0]["status"], "DELIVERED", "{after:#}");
+    assert_eq!(after["deliveries"][0]["deliveryId"], delivery_id);
+
+    // The vendor sends the same webhook again: 200, nothing changes.
+    let (status, answer) = post_callback(&hub, &client, "msg_e2e_1", CALLBACK_KEY, &report).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"], "REPLAYED");
+    assert_eq!(get(&hub, &client, &id_of(&body)).await, after, "the replay changed nothing");
+}
+
 /// One `#[tokio::test]` per scenario and stack.
 macro_rules! on_both_stacks {
     ($($scenario:ident),+ $(,)?) => {
@@ -286,4 +442,6 @@ on_both_stacks!(
     forty_concurrent_posts_with_one_key_make_one_notification,
     a_killed_process_loses_nothing_it_accepted,
     sigterm_drains_and_exits_zero,
+    an_operator_replays_and_discards_a_dead_letter,
+    a_signed_vendor_callback_marks_the_delivery_delivered_once,
 );

@@ -94,10 +94,21 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
         "PUT /api/v1/templates/{id}",
         "DELETE /api/v1/templates/{id}",
         "GET /api/v1/templates/{id}/versions",
+        "POST /api/v1/callbacks/{vendor}",
         "GET /health/live",
         "GET /health/ready",
         "GET /health/startup",
         "GET /api/v1/openapi.json",
+        "GET /api/v1/admin/dlq",
+        "GET /api/v1/admin/dlq/{deliveryId}",
+        "DELETE /api/v1/admin/dlq/{deliveryId}",
+        "POST /api/v1/admin/dlq/{deliveryId}/replay",
+        "POST /api/v1/admin/dlq/{deliveryId}/discard",
+        "GET /api/v1/admin/dlq/stats",
+        "POST /api/v1/admin/dlq/bulk-replay",
+        "POST /api/v1/admin/dlq/bulk-discard",
+        "GET /api/v1/admin/dlq/bulk-jobs/{jobId}",
+        "GET /api/v1/admin/audit",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -106,6 +117,10 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     let send = &doc["paths"]["/api/v1/notifications"]["post"]["responses"];
     for status in ["200", "202", "400", "404", "409", "413", "415", "422", "429", "503"] {
         assert!(send.get(status).is_some(), "POST /api/v1/notifications documents {status}");
+    }
+    let callback = &doc["paths"]["/api/v1/callbacks/{vendor}"]["post"]["responses"];
+    for status in ["200", "400", "401", "404", "413", "503"] {
+        assert!(callback.get(status).is_some(), "POST /api/v1/callbacks/{{vendor}} documents {status}");
     }
     let limited = &doc["components"]["responses"]["RateLimited"];
     assert!(

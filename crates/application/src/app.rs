@@ -8,8 +8,9 @@ use hub_domain::{Locale, Timezone};
 
 use crate::ports::HealthProbe;
 use crate::ports::{
-    AuditLog, Clock, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, Entropy, IdempotencyStore,
-    JobStore, NotificationStore, Outbox, RateLimiter, RecipientStore, SenderRegistry, TemplateStore,
+    AuditLog, CallbackLog, Clock, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, Entropy,
+    IdempotencyStore, JobStore, NotificationStore, Outbox, RateLimiter, RecipientStore, SenderRegistry,
+    TemplateStore,
 };
 
 /// Every port the use cases need, wired as trait objects by bootstrap (or the fakes in tests).
@@ -43,6 +44,8 @@ pub struct Deps {
     pub senders: SenderRegistry,
     /// Audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// `webhook-id`s of vendor callbacks already taken.
+    pub callbacks: Arc<dyn CallbackLog>,
     /// Bulk jobs.
     pub jobs: Arc<dyn JobStore>,
     /// Dependencies readiness checks, in display order.

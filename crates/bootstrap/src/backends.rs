@@ -11,8 +11,8 @@ use hub_adapter_out::postgres::{PgSettings, PgStore};
 use hub_adapter_out::redis::{RedisConnection, RedisIdempotencyStore, RedisRateLimiter, RedisSettings};
 use hub_adapter_out::sqlite::SqliteStore;
 use hub_application::ports::{
-    AuditLog, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, HealthProbe, IdempotencyStore, JobStore,
-    NotificationStore, Outbox, RateLimiter, RecipientStore, TemplateStore,
+    AuditLog, CallbackLog, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, HealthProbe,
+    IdempotencyStore, JobStore, NotificationStore, Outbox, RateLimiter, RecipientStore, TemplateStore,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::Notify;
@@ -47,6 +47,8 @@ pub struct StorePorts {
     pub templates: Arc<dyn TemplateStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// `webhook-id`s of vendor callbacks already taken.
+    pub callbacks: Arc<dyn CallbackLog>,
     /// Bulk jobs.
     pub jobs: Arc<dyn JobStore>,
     /// The store's health probe.
@@ -63,6 +65,7 @@ where
         + DeviceStore
         + TemplateStore
         + AuditLog
+        + CallbackLog
         + JobStore
         + HealthProbe
         + 'static,
@@ -76,6 +79,7 @@ where
         devices: store.clone(),
         templates: store.clone(),
         audit: store.clone(),
+        callbacks: store.clone(),
         jobs: store.clone(),
         probe: store,
     }

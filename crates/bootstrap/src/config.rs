@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hub_domain::rate_limit::RateLimits;
+use hub_domain::rate_limit::{BucketPolicy, RateLimits};
 use hub_domain::retry::{RetryPolicy, format_duration, parse_duration};
 use hub_domain::time_window::DailyWindow;
 use hub_domain::{Locale, SlackTarget, Timezone};
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 
 /// The defaults, embedded in the binary.
@@ -96,6 +97,10 @@ pub struct Config {
     pub roles: Roles,
     /// Admin token (`None` = admin API refuses everything).
     pub admin_token: Option<SecretString>,
+    /// Admin requests per client IP and scope.
+    pub admin_rate_limit: BucketPolicy,
+    /// Proxies whose `X-Forwarded-For` is believed by the admin rate limit.
+    pub trusted_proxies: Vec<IpNet>,
     /// Vendor callback secrets by vendor.
     pub callback_secrets: BTreeMap<String, SecretString>,
     /// Retry schedule.
@@ -292,6 +297,10 @@ impl Config {
             redis_key_prefix: get("redis_key_prefix"),
             roles,
             admin_token: opt("admin_token").map(SecretString::from),
+            admin_rate_limit: BucketPolicy::parse(&get("admin_rate_limit")).map_err(|e| {
+                error("admin_rate_limit", format!("{e} (expected capacity/period, e.g. 60/60s)"))
+            })?,
+            trusted_proxies: parse_networks(&get("trusted_proxies"))?,
             callback_secrets,
             retry: RetryPolicy::parse(&get("retry_schedule")).map_err(|e| error("retry_schedule", e))?,
             default_timezone: Timezone::parse(&get("default_timezone"))
@@ -349,6 +358,22 @@ impl Config {
     pub fn grace_text(&self) -> String {
         format_duration(self.shutdown_grace)
     }
+}
+
+/// `NH_TRUSTED_PROXIES`: comma-separated CIDRs; a bare address is a single host.
+fn parse_networks(text: &str) -> Result<Vec<IpNet>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    error("trusted_proxies", format!("`{item}` is not a CIDR network such as 10.0.0.0/8"))
+                })
+        })
+        .collect()
 }
 
 fn mask_secret(key: &str, value: &str) -> String {

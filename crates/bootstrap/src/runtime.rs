@@ -1,7 +1,7 @@
 //! The background work of the relay and worker roles (SPEC §4), as tasks that stop on one
 //! cancellation token: the outbox relay (woken by commits, with a poll as fallback), per-channel
 //! dispatchers with bounded concurrency, the due-retry scheduler, the lease reaper, bulk DLQ
-//! jobs and the outbox purge.
+//! jobs and the purge of the outbox and of expired callback webhook-ids.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,10 @@ pub fn spawn_relay(app: &App, wake: Arc<Notify>, token: &CancellationToken, task
         while pause(&purge_token, PURGE_PERIOD).await {
             if let Err(e) = purge_app.purge_outbox(10_000).await {
                 tracing::warn!(error = %e, "outbox purge failed");
+            }
+            // Expired callback webhook-ids count as absent anyway; this only keeps the table small.
+            if let Err(e) = purge_app.purge_callback_log(10_000).await {
+                tracing::warn!(error = %e, "callback webhook-id purge failed");
             }
         }
     });

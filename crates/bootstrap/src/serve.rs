@@ -1,11 +1,12 @@
 //! `serve`: builds one adapter per port from the configuration (SPEC §2), wires the `App`, runs
 //! the roles of `NH_ROLES` and shuts down gracefully on SIGTERM/SIGINT (SPEC §4).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hub_adapter_in::http::{HttpState, probes_router, router};
+use hub_adapter_in::http::{AdminSettings, HttpState, probes_router, router};
 use hub_adapter_out::vendors::mock::MockSender;
 use hub_application::ports::{SenderRegistry, SystemClock, SystemEntropy};
 use hub_application::{App, Deps, Settings};
@@ -61,6 +62,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         rate_limiter: backends.rate_limiter,
         senders: SenderRegistry::uniform(Arc::new(MockSender::new(config.mock_vendor_latency))),
         audit: ports.audit,
+        callbacks: ports.callbacks,
         jobs: ports.jobs,
         probes: backends.probes,
     };
@@ -97,13 +99,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("NH_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
-    let state = HttpState::new(app.clone());
+    let state = HttpState::new(app.clone())
+        .with_admin(&AdminSettings {
+            token: config.admin_token.clone(),
+            rate_limit: config.admin_rate_limit,
+            trusted_proxies: config.trusted_proxies.clone(),
+        })
+        .with_callback_secrets(config.callback_secrets.clone());
     state.mark_started();
+    if config.roles.api {
+        spawn_admin_limit_sweeper(state.clone(), &token, &tasks);
+    }
     let routes = if config.roles.api { router(state) } else { probes_router(state) };
     let shutdown = token.clone();
     tracing::info!(addr = %config.http_addr, roles = ?config.roles, "notification-hub listening");
     let server = Some(tokio::spawn(async move {
-        axum::serve(listener, routes).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        // The peer address feeds the admin rate limit (client IP × scope).
+        axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
     }));
 
     token.cancelled().await;
@@ -125,6 +139,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("notification-hub stopped");
     Ok(())
+}
+
+/// Forgets, every minute, the admin rate-limit state of clients whose quota is full again.
+fn spawn_admin_limit_sweeper(state: HttpState, token: &CancellationToken, tasks: &TaskTracker) {
+    let token = token.clone();
+    tasks.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = every.tick() => state.sweep_admin_rate_limits(),
+            }
+        }
+    });
 }
 
 /// Cancels the token on the first SIGTERM or SIGINT.

@@ -1,14 +1,20 @@
-//! The HTTP API of SPEC §5.1–§5.4 and §5.7 on axum: [`router`] over an [`HttpState`].
+//! The HTTP API of SPEC §5.1–§5.7 on axum: [`router`] over an [`HttpState`].
 //!
 //! One file per role: `router` (routes, fallbacks, the problem+json edge), `error` (`ApiError`),
 //! `extract` (extractors that reject through `ApiError`), `dto` (wire shapes), one handler file
-//! per area, and `openapi` (the OpenAPI 3.1 document served at `/api/v1/openapi.json`).
+//! per area, `webhooks` (signature checks of vendor callbacks), `admin` (the operators' API of
+//! §5.6 with its token and rate limits), and `openapi` (the OpenAPI 3.1 document served at
+//! `/api/v1/openapi.json`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hub_application::App;
+use secrecy::SecretString;
 
+mod admin;
+mod callbacks;
 mod dto;
 mod error;
 mod extract;
@@ -18,7 +24,10 @@ mod openapi;
 mod recipients;
 mod router;
 mod templates;
+mod webhooks;
 
+pub use admin::{ADMIN_ACTOR, AdminSettings};
+pub use callbacks::CALLBACK_BODY_LIMIT;
 pub use openapi::openapi;
 pub use router::{probes_router, router};
 
@@ -35,6 +44,8 @@ pub struct HttpState {
     scope: Arc<str>,
     started: Arc<AtomicBool>,
     body_limit: usize,
+    admin: admin::AdminState,
+    callback_secrets: Arc<webhooks::CallbackSecrets>,
 }
 
 impl HttpState {
@@ -45,7 +56,24 @@ impl HttpState {
             scope: Arc::from(DEFAULT_SCOPE),
             started: Arc::new(AtomicBool::new(false)),
             body_limit: DEFAULT_BODY_LIMIT,
+            admin: admin::AdminState::new(&AdminSettings::default()),
+            callback_secrets: Arc::default(),
         }
+    }
+
+    /// Protects the admin API with these settings (token, rate limit, trusted proxies). The
+    /// default has no token, so every admin call answers 401.
+    pub fn with_admin(mut self, settings: &AdminSettings) -> Self {
+        self.admin = admin::AdminState::new(settings);
+        self
+    }
+
+    /// Forgets the admin rate-limit state of clients whose quota is full again; call it every
+    /// minute or so to bound memory (the server does, in bootstrap).
+    pub fn sweep_admin_rate_limits(&self) {
+        let limiter = self.admin.limiter.limiter();
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
 
     /// Uses another caller scope for idempotency keys.
@@ -57,6 +85,13 @@ impl HttpState {
     /// Uses another request body limit, in bytes.
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Uses these per-vendor `whsec_…` secrets to verify vendor callbacks (SPEC §5.5); a vendor
+    /// without a usable secret has every callback refused (401). None by default.
+    pub fn with_callback_secrets(mut self, secrets: BTreeMap<String, SecretString>) -> Self {
+        self.callback_secrets = Arc::new(webhooks::CallbackSecrets::new(secrets));
         self
     }
 
@@ -91,5 +126,13 @@ impl HttpState {
 
     pub(crate) fn body_limit(&self) -> usize {
         self.body_limit
+    }
+
+    pub(crate) fn admin(&self) -> &admin::AdminState {
+        &self.admin
+    }
+
+    pub(crate) fn callback_secrets(&self) -> &webhooks::CallbackSecrets {
+        &self.callback_secrets
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
 use super::error::Problem;
-use super::{health, notifications, recipients, templates};
+use super::{callbacks, health, notifications, recipients, templates};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use super::{health, notifications, recipients, templates};
         templates::update,
         templates::delete,
         templates::versions,
+        callbacks::receive,
         health::live,
         health::ready,
         health::startup,
@@ -62,12 +63,17 @@ use super::{health, notifications, recipients, templates};
             responses::RateLimited,
             responses::Internal,
             responses::Unavailable,
+            responses::InvalidSignature,
+            responses::DeliveryNotFound,
+            responses::CallbackPayloadTooLarge,
+            responses::CallbackUnavailable,
         )
     ),
     tags(
         (name = "notifications", description = "Send, read and cancel notifications (SPEC §5.1)"),
         (name = "recipients", description = "Recipients, preferences and devices (SPEC §5.2, §5.4)"),
         (name = "templates", description = "Templates and their versions (SPEC §5.3)"),
+        (name = "callbacks", description = "Signed delivery reports from vendors (SPEC §5.5)"),
         (name = "health", description = "Probes (SPEC §5.7)"),
         (name = "meta", description = "This document"),
     )
@@ -77,6 +83,7 @@ struct ApiDoc;
 /// The OpenAPI 3.1 document of the HTTP API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(super::admin::openapi::doc());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.license = None;
     doc
@@ -109,7 +116,7 @@ pub(crate) mod responses {
 
     use crate::http::error::PROBLEM_JSON;
 
-    fn problem(description: &str, headers: &[(&str, &str)]) -> RefOr<Response> {
+    pub(crate) fn problem(description: &str, headers: &[(&str, &str)]) -> RefOr<Response> {
         let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
         let mut builder = ResponseBuilder::new().description(description).content(PROBLEM_JSON, content);
         for (name, text) in headers {
@@ -164,5 +171,13 @@ pub(crate) mod responses {
             ];
         Internal => "INTERNAL: an unexpected error; the body says nothing about the cause.";
         Unavailable => "DEPENDENCY_UNAVAILABLE: the store, Redis or another dependency is down; retry later.";
+        InvalidSignature => "INVALID_SIGNATURE: unknown vendor, no usable secret, a missing, repeated or garbled \
+            webhook header, a timestamp more than 5 minutes off, or no matching signature. The body is the same \
+            for every cause.";
+        DeliveryNotFound => "DELIVERY_NOT_FOUND: no delivery has this `deliveryId` or `vendorMessageId`.";
+        CallbackPayloadTooLarge => "VALIDATION_FAILED: the callback body is over 64 KiB.";
+        CallbackUnavailable => "DEPENDENCY_UNAVAILABLE: the store is down, or the delivery's dispatch result is not \
+            stored yet; send the callback again after `Retry-After`."
+            ["Retry-After" => "Seconds to wait, when the dispatch result is not stored yet"];
     }
 }

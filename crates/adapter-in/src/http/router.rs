@@ -14,7 +14,7 @@ use hub_application::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::error::{ApiError, PROBLEM_JSON, Problem};
-use super::{HttpState, health, notifications, openapi, recipients, templates};
+use super::{HttpState, admin, callbacks, health, notifications, openapi, recipients, templates};
 
 /// The HTTP API of SPEC §5.1–§5.4 and §5.7 over `state`.
 ///
@@ -46,7 +46,12 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/templates", get(templates::search).post(templates::create))
         .route("/api/v1/templates/{id}", get(templates::get).put(templates::update).delete(templates::delete))
         .route("/api/v1/templates/{id}/versions", get(templates::versions))
+        .route(
+            "/api/v1/callbacks/{vendor}",
+            post(callbacks::receive).layer(DefaultBodyLimit::max(callbacks::CALLBACK_BODY_LIMIT)),
+        )
         .route("/api/v1/openapi.json", get(openapi::serve))
+        .merge(admin::routes(&state))
         .merge(probe_routes())
         .layer(DefaultBodyLimit::max(body_limit));
     finish(routes, state)

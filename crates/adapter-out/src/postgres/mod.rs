@@ -25,6 +25,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection, Postgres, Transaction};
 use tokio::sync::Notify;
 
 mod audit;
+mod callbacks;
 mod deliveries;
 mod devices;
 mod dlq;

@@ -23,6 +23,7 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::Notify;
 
 mod audit;
+mod callbacks;
 mod deliveries;
 mod devices;
 mod dlq;

@@ -168,6 +168,11 @@ macro_rules! __store_contract_checks {
             operations::claim_runnable_leases_one_running_job_until_the_lease_ends_or_release,
             operations::record_failure_is_guarded_by_the_cursor_and_keeps_the_first_error,
             operations::finish_sets_the_final_state_and_releases_the_lease,
+            callbacks::remember_records_a_new_id_once_and_reports_replays,
+            callbacks::an_expired_record_counts_as_absent_and_is_renewed,
+            callbacks::vendors_and_ids_are_independent,
+            callbacks::forget_lets_the_id_be_taken_again,
+            callbacks::purge_deletes_only_expired_records,
         }
     };
 }

@@ -25,12 +25,13 @@
 use std::sync::Arc;
 
 use crate::ports::{
-    AuditLog, DeliveryStore, DeviceStore, DlqStore, JobStore, NotificationStore, Outbox, RecipientStore,
-    TemplateStore,
+    AuditLog, CallbackLog, DeliveryStore, DeviceStore, DlqStore, JobStore, NotificationStore, Outbox,
+    RecipientStore, TemplateStore,
 };
 
 pub mod fixtures;
 
+pub mod callbacks;
 pub mod deliveries;
 pub mod delivery_updates;
 pub mod devices;
@@ -66,6 +67,8 @@ pub struct StoreParts {
     pub templates: Arc<dyn TemplateStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// `webhook-id`s of vendor callbacks already taken.
+    pub callbacks: Arc<dyn CallbackLog>,
     /// Bulk jobs.
     pub jobs: Arc<dyn JobStore>,
 }
@@ -82,6 +85,7 @@ impl StoreParts {
             devices: store.clone(),
             templates: store.clone(),
             audit: store.clone(),
+            callbacks: store.clone(),
             jobs: store,
         }
     }
@@ -130,6 +134,7 @@ mod tests {
             ("devices", include_str!("devices.rs")),
             ("templates", include_str!("templates.rs")),
             ("operations", include_str!("operations.rs")),
+            ("callbacks", include_str!("callbacks.rs")),
         ];
         assert_eq!(listed(crate::__store_contract_checks!(names)), declared(&files));
     }

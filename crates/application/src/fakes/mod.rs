@@ -19,8 +19,8 @@ pub use sender::{RecordingSender, ScriptedOutcome};
 pub use store::InMemoryStore;
 
 use crate::ports::{
-    AuditLog, DeliveryStore, DeviceStore, DlqStore, HealthProbe, JobStore, NotificationStore, Outbox,
-    RecipientStore, SenderRegistry, TemplateStore,
+    AuditLog, CallbackLog, DeliveryStore, DeviceStore, DlqStore, HealthProbe, JobStore, NotificationStore,
+    Outbox, RecipientStore, SenderRegistry, TemplateStore,
 };
 use crate::{App, Deps, Settings};
 
@@ -81,6 +81,7 @@ pub trait AllStores:
     + DeviceStore
     + TemplateStore
     + AuditLog
+    + CallbackLog
     + JobStore
     + HealthProbe
     + 'static
@@ -96,6 +97,7 @@ impl<T> AllStores for T where
         + DeviceStore
         + TemplateStore
         + AuditLog
+        + CallbackLog
         + JobStore
         + HealthProbe
         + 'static
@@ -156,6 +158,7 @@ pub fn deps_over<S: AllStores>(store: Arc<S>, parts: &FakeParts) -> Deps {
         rate_limiter: parts.limiter.clone(),
         senders: SenderRegistry::uniform(parts.sender.clone()),
         audit: store.clone(),
+        callbacks: store.clone(),
         jobs: store.clone(),
         probes: vec![store],
     }

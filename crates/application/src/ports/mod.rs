@@ -7,6 +7,7 @@
 //! [`PortError`]: crate::error::PortError
 
 mod audit;
+mod callback_log;
 mod clock;
 mod delivery_store;
 mod health;
@@ -21,6 +22,7 @@ mod sender;
 mod template_store;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditLog};
+pub use callback_log::{CallbackLog, Remembered};
 pub use clock::{Clock, Entropy, SystemClock, SystemEntropy};
 pub use delivery_store::{
     DeliveryRecord, DeliveryStore, DeliveryUpdate, DlqCursor, DlqFilter, DlqStatRow, DlqStore, Expectation,

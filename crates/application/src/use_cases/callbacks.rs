@@ -1,12 +1,29 @@
 //! Applying a verified vendor callback (SPEC §5.5). Signature checks happen at the edge.
+//!
+//! A signed callback's `webhook-id` is recorded in the [`CallbackLog`](crate::ports::CallbackLog)
+//! BEFORE it is applied, so two deliveries of it (a vendor retry racing the first, another
+//! replica) never both apply. When applying then fails (unknown delivery, not recorded yet, a
+//! port error), the record is deleted again so the vendor's retry is taken, not answered as a
+//! replay; only a crash between the two steps (or the delete failing too, which is logged) can
+//! leave a record without its effect.
+
+use std::time::Duration;
 
 use hub_domain::delivery::{DeliveryEvent, DeliveryStatus, ErrorClass, ReceiptStatus, Try, TryOutcome};
 use hub_domain::{Channel, DeliveryId};
 
 use crate::App;
-use crate::app::EntropySource;
+use crate::app::{EntropySource, chrono_duration};
 use crate::error::{ErrorCode, PortError};
-use crate::ports::{AuditAction, AuditEntry, DeliveryUpdate, Expectation, UpdateOutcome};
+use crate::ports::{AuditAction, AuditEntry, DeliveryUpdate, Expectation, Remembered, UpdateOutcome};
+
+/// How far a signed callback's `webhook-timestamp` may be from the clock, either way (SPEC §5.5).
+pub const WEBHOOK_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// How long a `webhook-id` is remembered: twice the tolerance, so a replay is recognised for as
+/// long as its signature could still be accepted (a timestamp up to the tolerance ahead of the
+/// clock stays acceptable until the tolerance after that).
+pub const WEBHOOK_ID_RETENTION: Duration = Duration::from_secs(2 * WEBHOOK_TOLERANCE.as_secs());
 
 /// How the callback names the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +56,8 @@ pub enum CallbackOutcome {
     Applied(DeliveryStatus),
     /// The delivery was not in SENT (terminal, or not dispatched yet): left unchanged.
     Unchanged(DeliveryStatus),
+    /// The `webhook-id` was taken before, within [`WEBHOOK_ID_RETENTION`]: nothing was done.
+    Replayed,
 }
 
 /// Errors of the callback use case.
@@ -138,5 +157,44 @@ impl App {
             })
             .await?;
         Ok(CallbackOutcome::Applied(applied.state.status))
+    }
+}
+
+impl App {
+    /// Applies a callback whose signature the edge verified, once per `(vendor, webhook_id)`:
+    /// a `webhook-id` seen within [`WEBHOOK_ID_RETENTION`] answers [`CallbackOutcome::Replayed`]
+    /// and changes nothing. Otherwise as [`App::apply_callback`]; when that fails, the id is
+    /// forgotten again so the vendor's retry is applied (see the module docs).
+    pub async fn apply_signed_callback(
+        &self,
+        webhook_id: &str,
+        callback: VendorCallback,
+    ) -> Result<CallbackOutcome, CallbackError> {
+        let now = self.now();
+        let keep_until = now + chrono_duration(WEBHOOK_ID_RETENTION);
+        let vendor = callback.vendor.clone();
+        if self.deps.callbacks.remember(&vendor, webhook_id, now, keep_until).await?
+            == Remembered::AlreadySeen
+        {
+            tracing::debug!(vendor = %vendor, webhook_id, "callback replay ignored");
+            return Ok(CallbackOutcome::Replayed);
+        }
+        let result = self.apply_callback(callback).await;
+        if result.is_err() {
+            if let Err(e) = self.deps.callbacks.forget(&vendor, webhook_id).await {
+                tracing::error!(
+                    vendor = %vendor,
+                    webhook_id,
+                    error = %e,
+                    "a failed callback's webhook-id could not be forgotten: its retries are ignored until expiry"
+                );
+            }
+        }
+        result
+    }
+
+    /// Deletes up to `limit` expired `webhook-id` records; returns how many.
+    pub async fn purge_callback_log(&self, limit: usize) -> Result<u64, PortError> {
+        self.deps.callbacks.purge_expired(self.now(), limit).await
     }
 }

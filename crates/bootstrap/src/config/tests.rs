@@ -79,6 +79,10 @@ fn a_bad_value_fails_naming_its_key() {
         ("NH_SLACK_ALIASES", "ops=http://insecure"),
         ("NH_WORKER_CONCURRENCY", "0"),
         ("NH_SHUTDOWN_GRACE", "-1s"),
+        ("NH_ADMIN_RATE_LIMIT", "60"),
+        ("NH_ADMIN_RATE_LIMIT", "0/60s"),
+        ("NH_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("NH_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"),
     ] {
         let err = load_with(&[(key, value)]).unwrap_err();
         assert_eq!(err.key, key, "{value}: {err}");
@@ -142,4 +146,20 @@ fn the_embedded_defaults_file_names_every_key_the_loader_reads() {
     ] {
         assert!(raw.contains_key(key), "{key} missing from config/default.toml");
     }
+}
+
+#[test]
+fn the_admin_rate_limit_and_trusted_proxies_are_read_and_default_to_the_spec() {
+    let c = load_with(&[]).unwrap();
+    assert_eq!(c.admin_rate_limit.to_string(), "60/60s");
+    assert!(c.trusted_proxies.is_empty());
+    let c = load_with(&[
+        ("NH_ADMIN_RATE_LIMIT", "120/1m"),
+        ("NH_TRUSTED_PROXIES", " 10.0.0.0/8, 192.168.1.10 ,2001:db8::/32,172.16.5.4/12"),
+    ])
+    .unwrap();
+    assert_eq!(c.admin_rate_limit.capacity(), 120);
+    assert_eq!(c.admin_rate_limit.period(), Duration::from_secs(60));
+    let nets: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(nets, ["10.0.0.0/8", "192.168.1.10/32", "2001:db8::/32", "172.16.0.0/12"]);
 }

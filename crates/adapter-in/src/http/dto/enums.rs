@@ -31,6 +31,9 @@ macro_rules! wire_enum {
     };
 }
 
+// The admin API declares its own wire enums with it (`http::admin::dto`).
+pub(crate) use wire_enum;
+
 wire_enum!(
     /// What a notification is about (SPEC §3).
     Kind = domain::Kind {

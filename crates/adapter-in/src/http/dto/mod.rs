@@ -2,6 +2,7 @@
 //! commands by `try_into_command`-style methods) and response DTOs (built from use-case results).
 //! Nothing here is deserialized straight into a domain type.
 
+pub(crate) mod callbacks;
 pub(crate) mod enums;
 pub(crate) mod health;
 pub(crate) mod notifications;

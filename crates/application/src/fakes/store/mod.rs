@@ -16,6 +16,7 @@ use hub_domain::{
 use crate::error::PortError;
 use crate::ports::*;
 
+mod callbacks;
 mod directory;
 mod notifications;
 mod operations;
@@ -47,6 +48,8 @@ pub(super) struct State {
     templates: BTreeMap<TemplateId, (TemplateRecord, Vec<TemplateVersion>)>,
     audit: Vec<AuditEntry>,
     jobs: BTreeMap<JobId, BulkJob>,
+    /// `(vendor, webhook-id)` → keep until.
+    webhooks: BTreeMap<(String, String), DateTime<Utc>>,
     next_event: u128,
 }
 

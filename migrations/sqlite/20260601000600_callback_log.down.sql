@@ -1,0 +1,2 @@
+-- Reverses 20260601000600.
+DROP TABLE callback_log;
