@@ -156,7 +156,7 @@ start_kafka() {
   local line
   line=$(cat "$dir/kafka.env")
   export NH_TEST_KAFKA_BROKERS="${line#KAFKA_BROKERS=}" NH_TEST_KAFKA_KIND=mock
-  say "Kafka: librdkafka mock cluster at $NH_TEST_KAFKA_BROKERS"
+  say "Kafka: mock cluster of librdkafka at $NH_TEST_KAFKA_BROKERS"
 }
 
 [[ -n "${NH_TEST_DATABASE_URL:-}" ]] && say "PostgreSQL: using the given NH_TEST_DATABASE_URL" || start_postgres
