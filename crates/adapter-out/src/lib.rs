@@ -14,5 +14,6 @@ pub mod kafka;
 pub mod memory;
 pub mod postgres;
 pub mod redis;
+mod sql_columns;
 pub mod sqlite;
 pub mod vendors;

@@ -1,7 +1,5 @@
 //! Translation of driver errors into [`PortError`] at the adapter boundary.
 
-use std::fmt;
-
 use hub_application::error::PortError;
 
 /// SQLSTATE codes that mean "the database cannot serve this right now" rather than "this
@@ -50,10 +48,7 @@ pub(super) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortError
     move |error| db_error(context, error)
 }
 
-/// A row that does not map back to the domain (a bug or a hand-edited database).
-pub(super) fn corrupt(table: &str, detail: impl fmt::Display) -> PortError {
-    PortError::Unexpected(anyhow::anyhow!("corrupt row in {table}: {detail}"))
-}
+pub(super) use crate::sql_columns::corrupt;
 
 /// A value the adapter could not encode (JSON of a document).
 pub(super) fn encoding(what: &'static str, error: serde_json::Error) -> PortError {

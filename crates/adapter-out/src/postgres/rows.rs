@@ -12,9 +12,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use hub_application::error::PortError;
 use hub_application::ports::DeliveryRecord;
-use hub_domain::address::{EmailAddress, SlackTarget};
 use hub_domain::delivery::{DeliveryState, Try};
-use hub_domain::{Address, DeliveryId, DeviceId, E164, RecipientId, Target};
+use hub_domain::{DeliveryId, RecipientId, Target};
 use sqlx::PgConnection;
 
 use super::errors::{corrupt, db};
@@ -63,38 +62,8 @@ pub(super) fn id_array<T: Display>(ids: impl IntoIterator<Item = T>) -> Vec<Stri
     ids.into_iter().map(|id| id.to_string()).collect()
 }
 
-/// A delivery's target split into its columns.
-#[derive(Debug, Default)]
-pub(super) struct TargetColumns {
-    pub(super) kind: &'static str,
-    pub(super) address: Option<String>,
-    pub(super) device_id: Option<String>,
-    pub(super) token: Option<String>,
-    pub(super) masked: Option<String>,
-}
-
-impl TargetColumns {
-    /// The columns of `target`.
-    pub(super) fn of(target: &Target) -> Self {
-        let address =
-            |kind, text: &str| TargetColumns { kind, address: Some(text.to_owned()), ..Default::default() };
-        match target {
-            Target::Address(a @ Address::Email(_)) => address("EMAIL", a.as_str()),
-            Target::Address(a @ Address::Phone(_)) => address("PHONE", a.as_str()),
-            Target::Address(a @ Address::Slack(_)) => address("SLACK", a.as_str()),
-            Target::Device { id, token } => TargetColumns {
-                kind: "DEVICE",
-                device_id: Some(id.to_string()),
-                token: Some(token.clone()),
-                ..Default::default()
-            },
-            Target::Inbox => TargetColumns { kind: "INBOX", ..Default::default() },
-            Target::Erased { masked } => {
-                TargetColumns { kind: "ERASED", masked: Some(masked.clone()), ..Default::default() }
-            }
-        }
-    }
-}
+use crate::sql_columns::StoredTarget;
+pub(super) use crate::sql_columns::TargetColumns;
 
 /// One `deliveries` row as read.
 #[derive(Debug, sqlx::FromRow)]
@@ -131,27 +100,16 @@ const DELIVERIES: &str = "deliveries";
 
 impl DeliveryRow {
     fn target(&self) -> Result<Target, PortError> {
-        let missing = |column: &str| corrupt(DELIVERIES, format_args!("{} has no {column}", self.id));
-        let address = || self.target_address.as_deref().ok_or_else(|| missing("target_address"));
-        let bad = |e: hub_domain::AddressError| corrupt(DELIVERIES, format_args!("{}: target: {e}", self.id));
-        Ok(match self.target_kind.as_str() {
-            "EMAIL" => Target::Address(Address::Email(EmailAddress::parse(address()?).map_err(bad)?)),
-            "PHONE" => Target::Address(Address::Phone(E164::parse(address()?).map_err(bad)?)),
-            "SLACK" => Target::Address(Address::Slack(SlackTarget::parse(address()?).map_err(bad)?)),
-            "DEVICE" => Target::Device {
-                id: parse::<DeviceId>(
-                    DELIVERIES,
-                    "target_device_id",
-                    self.target_device_id.as_deref().ok_or_else(|| missing("target_device_id"))?,
-                )?,
-                token: self.target_token.clone().ok_or_else(|| missing("target_token"))?,
-            },
-            "INBOX" => Target::Inbox,
-            "ERASED" => {
-                Target::Erased { masked: self.target_masked.clone().ok_or_else(|| missing("target_masked"))? }
-            }
-            other => return Err(corrupt(DELIVERIES, format_args!("{}: target_kind {other:?}", self.id))),
-        })
+        StoredTarget {
+            table: DELIVERIES,
+            id: &self.id,
+            kind: &self.target_kind,
+            address: self.target_address.as_deref(),
+            device_id: self.target_device_id.as_deref(),
+            token: self.target_token.as_deref(),
+            masked: self.target_masked.as_deref(),
+        }
+        .read()
     }
 
     /// The record, with its tries (oldest first).

@@ -40,10 +40,7 @@ pub(super) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> PortError
     move |error| db_error(context, error)
 }
 
-/// A row that does not map back to the domain (a bug or a hand-edited database).
-pub(super) fn corrupt(table: &str, detail: impl fmt::Display) -> PortError {
-    PortError::Unexpected(anyhow::anyhow!("corrupt row in {table}: {detail}"))
-}
+pub(super) use crate::sql_columns::corrupt;
 
 /// A failure shared by every operation of a group (BEGIN, savepoint or COMMIT failed); each
 /// caller gets its own [`PortError`] made from it.
