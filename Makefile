@@ -12,10 +12,10 @@ CARGO ?= cargo
 # Extra arguments for `make run`, e.g. `make run ARGS=--version`.
 ARGS ?=
 
-.PHONY: help fmt fmt-check lint test run build doc clean
+.PHONY: help fmt fmt-check lint helm-check test run build doc clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
 
 fmt: ## format every crate
 	$(CARGO) fmt --all
@@ -26,7 +26,10 @@ fmt-check: ## fail if any file is not formatted
 lint: ## clippy on every crate, target and feature, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
-test: ## fmt-check + lint + every test (nextest if installed) + doctests, then one summary line
+helm-check: ## helm lint + template + schema validation of helm/notification-hub (tools go to .tools/)
+	scripts/helm-check.sh
+
+test: ## fmt-check + lint + helm-check + every test (nextest if installed) + doctests, then one summary line
 	@CARGO="$(CARGO)" scripts/test-summary.sh
 
 run: ## run the binary (embedded defaults, no setup)

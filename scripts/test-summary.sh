@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the steps of `make test` in order (format check, clippy, tests, doctests) and ends with
-# ONE summary line:
-#   make test: OK — fmt, clippy, 123 tests passed in 42s
+# Runs the steps of `make test` in order (format check, clippy, Helm chart check, tests,
+# doctests) and ends with ONE summary line:
+#   make test: OK — fmt, clippy, helm, 123 tests passed in 42s
 #   make test: FAILED at clippy — fmt ok (after 17s)
 # Exits non-zero when any step fails. Tests run under cargo-nextest when `cargo nextest` is
 # installed (doctests then run separately, nextest does not run them), else under `cargo test`.
@@ -40,6 +40,12 @@ step "clippy: $CARGO clippy --workspace --all-targets --all-features -- -D warni
 "$CARGO" clippy --workspace --all-targets --all-features -- -D warnings || fail clippy
 passed_steps+=(clippy)
 
+# Lints, renders and schema-validates helm/notification-hub; installs helm and
+# kubernetes-validate into .tools/ on the first run only.
+step "helm: scripts/helm-check.sh"
+scripts/helm-check.sh || fail helm
+passed_steps+=(helm)
+
 # The black-box tests in e2e-tests start the built binary (target/debug/notification-hub).
 # One build of every target with the features the test run uses, so the test step, the
 # services script (kafka-mock) and the black-box tests (notification-hub) compile nothing again.
@@ -72,4 +78,4 @@ n=$(strip_colour <"$log" | sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed;
 tests_passed=$((tests_passed + n))
 
 echo
-echo "make test: OK — fmt, clippy, ${tests_passed} tests passed (services: ${services:-none}) in $(elapsed)"
+echo "make test: OK — fmt, clippy, helm, ${tests_passed} tests passed (services: ${services:-none}) in $(elapsed)"
