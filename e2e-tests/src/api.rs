@@ -2,8 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 use crate::Hub;
 
@@ -73,4 +77,32 @@ pub async fn wait_for(hub: &Hub, client: &Client, id: &str, want: &str, within: 
 /// The `notificationId` of a send's answer.
 pub fn id_of(body: &Value) -> String {
     body["notificationId"].as_str().expect("notificationId").to_owned()
+}
+
+/// The HMAC key of the test vendor `mockvendor`; its secret is `whsec_` + base64 of it.
+pub const CALLBACK_KEY: &[u8] = b"e2e key of the mock vendor, 32 b";
+
+/// `NH_CALLBACK_SECRETS` that gives `mockvendor` the secret of [`CALLBACK_KEY`].
+pub fn callback_secrets() -> String {
+    format!("mockvendor=whsec_{}", STANDARD.encode(CALLBACK_KEY))
+}
+
+/// `POST /api/v1/callbacks/mockvendor`, signed here per Standard Webhooks with the `hmac` and
+/// `sha2` crates (independently of the hub's own verification code); the status and JSON body.
+pub async fn post_callback(hub: &Hub, client: &Client, id: &str, key: &[u8], body: &str) -> (u16, Value) {
+    let timestamp = chrono::Utc::now().timestamp();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    let response = client
+        .post(format!("{}/api/v1/callbacks/mockvendor", hub.base))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("POST callback");
+    (response.status().as_u16(), response.json().await.expect("JSON body"))
 }

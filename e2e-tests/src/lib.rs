@@ -22,6 +22,31 @@ pub fn binary() -> PathBuf {
     dir.join("notification-hub")
 }
 
+/// One `#[tokio::test]` per scenario and stack: `on_both_stacks!(scenario_a, scenario_b)` with
+/// `async fn scenario_a(stack: Stack)` in scope makes `embedded::scenario_a` and
+/// `production::scenario_a`.
+#[macro_export]
+macro_rules! on_both_stacks {
+    ($($scenario:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Stack::Embedded).await;
+                }
+            )+
+        }
+        mod production {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Stack::Production).await;
+                }
+            )+
+        }
+    };
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()

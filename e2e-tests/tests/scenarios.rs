@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use e2e_tests::Stack;
-use e2e_tests::api::{FAST, get, id_of, put, recipient, send, wait_for};
-use hmac::{Hmac, Mac};
+use e2e_tests::api::{
+    CALLBACK_KEY, FAST, callback_secrets, get, id_of, post_callback, put, recipient, send, wait_for,
+};
 use reqwest::Client;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 async fn the_three_mvp_scenarios_complete_over_http(stack: Stack) {
     let mut deployment = stack.deployment().await;
@@ -343,38 +341,9 @@ async fn an_operator_replays_and_discards_a_dead_letter(stack: Stack) {
     );
 }
 
-/// The HMAC key of the test vendor; its secret is `whsec_` + base64 of it.
-const CALLBACK_KEY: &[u8] = b"e2e key of the mock vendor, 32 b";
-
-/// `POST /api/v1/callbacks/mockvendor`, signed here per Standard Webhooks with the `hmac` and
-/// `sha2` crates (independently of the hub's own verification code).
-async fn post_callback(
-    hub: &e2e_tests::Hub,
-    client: &Client,
-    id: &str,
-    key: &[u8],
-    body: &str,
-) -> (u16, Value) {
-    let timestamp = chrono::Utc::now().timestamp();
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-    let response = client
-        .post(format!("{}/api/v1/callbacks/mockvendor", hub.base))
-        .header("content-type", "application/json")
-        .header("webhook-id", id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("POST callback");
-    (response.status().as_u16(), response.json().await.expect("JSON body"))
-}
-
 async fn a_signed_vendor_callback_marks_the_delivery_delivered_once(stack: Stack) {
     let mut deployment = stack.deployment().await;
-    let secrets = format!("mockvendor=whsec_{}", STANDARD.encode(CALLBACK_KEY));
+    let secrets = callback_secrets();
     let mut env = FAST.to_vec();
     env.push(("NH_CALLBACK_SECRETS", &secrets));
     let hub = deployment.start(&env).await;
@@ -413,29 +382,7 @@ async fn a_signed_vendor_callback_marks_the_delivery_delivered_once(stack: Stack
     assert_eq!(get(&hub, &client, &id_of(&body)).await, after, "the replay changed nothing");
 }
 
-/// One `#[tokio::test]` per scenario and stack.
-macro_rules! on_both_stacks {
-    ($($scenario:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(e2e_tests::Stack::Embedded).await;
-                }
-            )+
-        }
-        mod production {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(e2e_tests::Stack::Production).await;
-                }
-            )+
-        }
-    };
-}
-
-on_both_stacks!(
+e2e_tests::on_both_stacks!(
     the_three_mvp_scenarios_complete_over_http,
     retries_follow_the_schedule_to_sent_or_to_the_dlq,
     quiet_hours_defer_and_an_opted_out_kind_is_suppressed,

@@ -104,7 +104,7 @@ impl Default for Settings {
             slack_aliases: Vec::new(),
             topic_prefix: String::new(),
             bulk_replay_rate: 100,
-            job_lease: Duration::from_secs(60),
+            job_lease: Duration::from_secs(30),
         }
     }
 }

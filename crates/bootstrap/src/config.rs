@@ -131,6 +131,8 @@ pub struct Config {
     pub dispatch_lease: Duration,
     /// Bulk replays per second.
     pub bulk_replay_rate: u32,
+    /// How long a replica holds a bulk job while it runs one batch.
+    pub bulk_job_lease: Duration,
     /// The raw values, for `notification-hub config`.
     raw: BTreeMap<String, String>,
 }
@@ -284,6 +286,10 @@ impl Config {
         if dispatch_lease < Duration::from_secs(1) {
             return Err(error("dispatch_lease", "must be at least 1s"));
         }
+        let bulk_job_lease = duration("bulk_job_lease")?;
+        if bulk_job_lease < Duration::from_secs(1) {
+            return Err(error("bulk_job_lease", "must be at least 1s"));
+        }
         Ok(Config {
             http_addr,
             store,
@@ -323,6 +329,7 @@ impl Config {
             worker_concurrency,
             dispatch_lease,
             bulk_replay_rate,
+            bulk_job_lease,
             data_dir,
             raw,
         })

@@ -37,6 +37,7 @@ pub fn settings(config: &Config) -> Settings {
         slack_aliases: config.slack_aliases.keys().cloned().collect(),
         topic_prefix: config.kafka_topic_prefix.clone(),
         bulk_replay_rate: config.bulk_replay_rate,
+        job_lease: config.bulk_job_lease,
         ..Settings::default()
     }
 }

@@ -83,6 +83,7 @@ fn a_bad_value_fails_naming_its_key() {
         ("NH_ADMIN_RATE_LIMIT", "0/60s"),
         ("NH_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("NH_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"),
+        ("NH_BULK_JOB_LEASE", "500ms"),
     ] {
         let err = load_with(&[(key, value)]).unwrap_err();
         assert_eq!(err.key, key, "{value}: {err}");
@@ -162,4 +163,10 @@ fn the_admin_rate_limit_and_trusted_proxies_are_read_and_default_to_the_spec() {
     assert_eq!(c.admin_rate_limit.period(), Duration::from_secs(60));
     let nets: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
     assert_eq!(nets, ["10.0.0.0/8", "192.168.1.10/32", "2001:db8::/32", "172.16.0.0/12"]);
+}
+
+#[test]
+fn the_bulk_job_lease_defaults_to_thirty_seconds_and_is_read() {
+    assert_eq!(load_with(&[]).unwrap().bulk_job_lease, Duration::from_secs(30));
+    assert_eq!(load_with(&[("NH_BULK_JOB_LEASE", "2s")]).unwrap().bulk_job_lease, Duration::from_secs(2));
 }
