@@ -13,7 +13,8 @@ use common::*;
 use hmac::{Hmac, Mac};
 use hub_adapter_in::HttpState;
 use hub_application::fakes::FakeHub;
-use hub_application::ports::{AuditAction, Clock, DeliveryRecord, DeliveryStore};
+use hub_application::ports::{AuditAction, CallbackLog, Clock, DeliveryRecord, DeliveryStore, Remembered};
+use hub_application::use_cases::callbacks::WEBHOOK_CLAIM;
 use hub_domain::delivery::DeliveryStatus;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -273,4 +274,31 @@ async fn a_store_outage_or_an_unrecorded_dispatch_is_a_503_the_vendor_retries() 
     let reply = signed(&api, "msg_2", &body).await;
     reply.problem(503, "DEPENDENCY_UNAVAILABLE");
     assert_eq!(reply.header("retry-after"), Some("5"));
+}
+
+#[tokio::test]
+async fn a_webhook_id_being_applied_is_a_503_with_retry_after_and_taken_once_its_claim_expires() {
+    let (api, d) = setup().await;
+    // Another replica claimed msg_1 (and was killed before applying it).
+    let t = api.hub.clock.now();
+    let claim_until = t + chrono::TimeDelta::from_std(WEBHOOK_CLAIM).unwrap();
+    let claimed =
+        CallbackLog::remember(api.hub.store.as_ref(), VENDOR, "msg_1", t, claim_until).await.unwrap();
+    assert_eq!(claimed, Remembered::New);
+
+    let body = json!({ "deliveryId": d.id.to_string(), "status": "DELIVERED" });
+    let reply = signed(&api, "msg_1", &body).await;
+    let problem = reply.problem(503, "DEPENDENCY_UNAVAILABLE");
+    assert_eq!(reply.header("retry-after"), Some("5"));
+    assert!(problem["detail"].as_str().unwrap().contains("being applied"), "{problem}");
+    assert_eq!(status(&api, &d).await, DeliveryStatus::Sent, "nothing applied");
+
+    api.hub.clock.advance(WEBHOOK_CLAIM);
+    assert_eq!(
+        signed(&api, "msg_1", &body).await.ok(200)["result"],
+        "APPLIED",
+        "the vendor's retry is taken"
+    );
+    assert_eq!(signed(&api, "msg_1", &body).await.ok(200)["result"], "REPLAYED");
+    assert_eq!(audited(&api), 1);
 }

@@ -1,5 +1,6 @@
-//! Signed vendor callbacks: one application per `webhook-id`, replays are no-ops, and a failed
-//! application forgets the id so the vendor's retry is taken.
+//! Signed vendor callbacks: one application per `webhook-id`, replays are no-ops, a failed
+//! application forgets the id so the vendor's retry is taken, and a crash between claiming the
+//! id and applying it loses nothing.
 
 mod common;
 
@@ -8,9 +9,9 @@ use std::time::Duration;
 use common::*;
 use hub_application::ErrorCode;
 use hub_application::fakes::FakeHub;
-use hub_application::ports::{AuditAction, Clock, DeliveryStore};
+use hub_application::ports::{AuditAction, CallbackLog, Clock, DeliveryStore, Remembered};
 use hub_application::use_cases::callbacks::{
-    CallbackOutcome, DeliveryRef, VendorCallback, WEBHOOK_ID_RETENTION,
+    CallbackError, CallbackOutcome, DeliveryRef, VendorCallback, WEBHOOK_CLAIM, WEBHOOK_ID_RETENTION,
 };
 use hub_domain::delivery::{DeliveryStatus, ReceiptStatus};
 use hub_domain::{Channel, DeliveryId, Kind};
@@ -117,4 +118,63 @@ async fn a_callback_that_fails_to_apply_is_taken_when_the_vendor_retries() {
     assert_eq!(err.unwrap_err().code(), ErrorCode::DeliveryNotFound);
     let err = hub.app.apply_signed_callback("msg_2", callback(unknown, ReceiptStatus::Delivered)).await;
     assert_eq!(err.unwrap_err().code(), ErrorCode::DeliveryNotFound, "404 again, not a replay");
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_apply_delays_the_report_but_does_not_lose_it() {
+    let hub = FakeHub::new();
+    let id = one_delivery(&hub).await;
+    hub.drain().await;
+    // A replica claimed msg_1 and was killed before applying it: the claim is all that is left.
+    let now = hub.clock.now();
+    let claim_until = now + chrono::TimeDelta::from_std(WEBHOOK_CLAIM).unwrap();
+    assert_eq!(
+        CallbackLog::remember(hub.store.as_ref(), "ses", "msg_1", now, claim_until).await.unwrap(),
+        Remembered::New
+    );
+
+    // The vendor got no 2xx and retries while the claim lives: told to come back, nothing applied.
+    hub.clock.advance(WEBHOOK_CLAIM - Duration::from_secs(1));
+    let err =
+        hub.app.apply_signed_callback("msg_1", callback(id, ReceiptStatus::Delivered)).await.unwrap_err();
+    assert!(matches!(err, CallbackError::InFlight), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::DependencyUnavailable, "503, so the vendor retries");
+    assert_eq!(status(&hub, id).await, DeliveryStatus::Sent, "not applied");
+    assert_eq!(callbacks_audited(&hub), 0);
+
+    // Once the claim has expired, the next retry is applied, and later ones are replays.
+    hub.clock.advance(Duration::from_secs(1));
+    let out = hub.app.apply_signed_callback("msg_1", callback(id, ReceiptStatus::Delivered)).await.unwrap();
+    assert_eq!(out, CallbackOutcome::Applied(DeliveryStatus::Delivered), "the report is not lost");
+    assert_eq!(callbacks_audited(&hub), 1);
+    hub.clock.advance(WEBHOOK_CLAIM + Duration::from_secs(1));
+    assert_eq!(
+        hub.app.apply_signed_callback("msg_1", callback(id, ReceiptStatus::Delivered)).await.unwrap(),
+        CallbackOutcome::Replayed,
+        "settled for the retention, not just the claim"
+    );
+}
+
+#[tokio::test]
+async fn a_settled_id_is_a_replay_and_a_failed_apply_leaves_no_claim_behind() {
+    let hub = FakeHub::new();
+    let id = one_delivery(&hub).await;
+    hub.drain().await;
+    hub.app.apply_signed_callback("msg_1", callback(id, ReceiptStatus::Delivered)).await.unwrap();
+    let now = hub.clock.now();
+    assert_eq!(
+        CallbackLog::remember(hub.store.as_ref(), "ses", "msg_1", now, now).await.unwrap(),
+        Remembered::AlreadySeen,
+        "an applied callback's id is settled"
+    );
+
+    let unknown = DeliveryId::from_parts(1, 1);
+    let err = hub.app.apply_signed_callback("msg_2", callback(unknown, ReceiptStatus::Delivered)).await;
+    assert_eq!(err.unwrap_err().code(), ErrorCode::DeliveryNotFound);
+    let claim_until = now + chrono::TimeDelta::from_std(WEBHOOK_CLAIM).unwrap();
+    assert_eq!(
+        CallbackLog::remember(hub.store.as_ref(), "ses", "msg_2", now, claim_until).await.unwrap(),
+        Remembered::New,
+        "a failed apply forgot its claim: neither in flight nor settled"
+    );
 }

@@ -26,6 +26,14 @@ const INVALID_SIGNATURE_DETAIL: &str = "the callback signature could not be veri
 /// Seconds a vendor is asked to wait when the delivery's dispatch result is not stored yet.
 const NOT_YET_RECORDED_RETRY_AFTER: u64 = 5;
 
+/// Seconds a vendor is asked to wait when the same `webhook-id` is being applied. A constant,
+/// not the rest of the claim: the usual cause is a concurrent delivery that finishes within
+/// milliseconds, after which the retry is a replay (200) or, if that apply failed, applied.
+/// Only after a crash does the claim stay until it expires (at most
+/// [`WEBHOOK_CLAIM`](hub_application::use_cases::callbacks::WEBHOOK_CLAIM)); the vendor's
+/// retries until then are answered 503 again, and none is lost.
+const IN_FLIGHT_RETRY_AFTER: u64 = 5;
+
 /// Applies a vendor's delivery report, once per `webhook-id`.
 #[utoipa::path(
     post,
@@ -42,7 +50,7 @@ const NOT_YET_RECORDED_RETRY_AFTER: u64 = 5;
     request_body = CallbackRequest,
     responses(
         (status = 200, description = "Taken: `APPLIED` (the delivery moved), `UNCHANGED` (it was not SENT, e.g. \
-            already terminal) or `REPLAYED` (this `webhook-id` was taken before: nothing was done again).",
+            already terminal) or `REPLAYED` (this `webhook-id` was applied before: nothing was done again).",
             body = CallbackReceiptDto),
         (status = 400, response = r::BadRequest),
         (status = 401, response = r::InvalidSignature),
@@ -89,6 +97,8 @@ impl From<CallbackError> for ApiError {
             CallbackError::Port(port) => ApiError::from_port(&port),
             CallbackError::NotYetRecorded => ApiError::new(error.code(), error.to_string())
                 .with_header(RETRY_AFTER, HeaderValue::from(NOT_YET_RECORDED_RETRY_AFTER)),
+            CallbackError::InFlight => ApiError::new(error.code(), error.to_string())
+                .with_header(RETRY_AFTER, HeaderValue::from(IN_FLIGHT_RETRY_AFTER)),
             other => ApiError::new(other.code(), other.to_string()),
         }
     }

@@ -176,8 +176,10 @@ pub(crate) mod responses {
             for every cause.";
         DeliveryNotFound => "DELIVERY_NOT_FOUND: no delivery has this `deliveryId` or `vendorMessageId`.";
         CallbackPayloadTooLarge => "VALIDATION_FAILED: the callback body is over 64 KiB.";
-        CallbackUnavailable => "DEPENDENCY_UNAVAILABLE: the store is down, or the delivery's dispatch result is not \
-            stored yet; send the callback again after `Retry-After`."
-            ["Retry-After" => "Seconds to wait, when the dispatch result is not stored yet"];
+        CallbackUnavailable => "DEPENDENCY_UNAVAILABLE: the store is down, the delivery's dispatch result is not \
+            stored yet, or this `webhook-id` is being applied (by a concurrent delivery of it, or by one that \
+            crashed: its claim expires after 30 s); send the callback again after `Retry-After`."
+            ["Retry-After" => "Seconds to wait (`5`), when the dispatch result is not stored yet or the \
+                `webhook-id` is being applied"];
     }
 }

@@ -1,17 +1,21 @@
-//! `CallbackLog`: the `webhook-id`s of vendor callbacks already taken (`callback_log`).
+//! `CallbackLog`: the `webhook-id`s of vendor callbacks claimed or already taken (`callback_log`).
 //!
-//! `remember` is one upsert: a new key is inserted, an expired one renewed, a live one left
-//! alone; the number of rows changed tells which. A concurrent insert of the same key waits
-//! for the first to commit and then finds it live, so only one caller gets `New`.
+//! `remember` is one upsert: a new key is inserted as an unsettled claim, an expired one
+//! renewed as such, a live one left alone; the number of rows changed tells which. A
+//! concurrent insert of the same key waits for the first to commit and then finds it live, so
+//! only one caller gets `New`. For a live row, the `settled` flag tells an in-flight claim from
+//! a replay: it is read in the same transaction, after the upsert, which locks the conflicting
+//! row even when its `WHERE` leaves it unchanged — so no settle, forget or purge can slip in
+//! between, and the row (committed before the upsert went on) is visible to the read.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_application::error::PortError;
 use hub_application::ports::{CallbackLog, Remembered};
 
-use super::PgStore;
 use super::errors::db;
 use super::rows::int;
+use super::{PgStore, commit};
 
 #[async_trait]
 impl CallbackLog for PgStore {
@@ -20,22 +24,55 @@ impl CallbackLog for PgStore {
         vendor: &str,
         webhook_id: &str,
         now: DateTime<Utc>,
-        keep_until: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
     ) -> Result<Remembered, PortError> {
-        let changed = sqlx::query(
-            "INSERT INTO callback_log (vendor, webhook_id, keep_until) VALUES ($1, $2, $3) \
-             ON CONFLICT (vendor, webhook_id) DO UPDATE SET keep_until = excluded.keep_until \
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO callback_log (vendor, webhook_id, keep_until, settled) VALUES ($1, $2, $3, false) \
+             ON CONFLICT (vendor, webhook_id) DO UPDATE SET keep_until = excluded.keep_until, settled = false \
              WHERE callback_log.keep_until <= $4",
         )
         .bind(vendor)
         .bind(webhook_id)
-        .bind(keep_until)
+        .bind(claim_until)
         .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("claiming a callback webhook-id"))?
+        .rows_affected()
+            > 0;
+        let found = if claimed {
+            Remembered::New
+        } else {
+            let settled: bool =
+                sqlx::query_scalar("SELECT settled FROM callback_log WHERE vendor = $1 AND webhook_id = $2")
+                    .bind(vendor)
+                    .bind(webhook_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("reading a live callback webhook-id"))?;
+            if settled { Remembered::AlreadySeen } else { Remembered::InFlight }
+        };
+        commit(tx).await?;
+        Ok(found)
+    }
+
+    async fn settle(
+        &self,
+        vendor: &str,
+        webhook_id: &str,
+        keep_until: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        sqlx::query(
+            "UPDATE callback_log SET settled = true, keep_until = $3 WHERE vendor = $1 AND webhook_id = $2",
+        )
+        .bind(vendor)
+        .bind(webhook_id)
+        .bind(keep_until)
         .execute(&self.pool)
         .await
-        .map_err(db("recording a callback webhook-id"))?
-        .rows_affected();
-        Ok(if changed == 0 { Remembered::AlreadySeen } else { Remembered::New })
+        .map_err(db("settling a callback webhook-id"))?;
+        Ok(())
     }
 
     async fn forget(&self, vendor: &str, webhook_id: &str) -> Result<(), PortError> {

@@ -1,7 +1,9 @@
-//! `CallbackLog`: the `webhook-id`s of vendor callbacks already taken (`callback_log`).
+//! `CallbackLog`: the `webhook-id`s of vendor callbacks claimed or already taken (`callback_log`).
 //!
-//! `remember` is one upsert: a new key is inserted, an expired one renewed, a live one left
-//! alone; the number of rows changed tells which. The single writer makes it atomic.
+//! `remember` is one upsert: a new key is inserted as an unsettled claim, an expired one
+//! renewed as such, a live one left alone; the number of rows changed tells which, and for a
+//! live row its `settled` flag tells an in-flight claim from a replay. Both statements run in one
+//! operation of the single writer, so nothing can change the row between them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,25 +22,60 @@ impl CallbackLog for SqliteStore {
         vendor: &str,
         webhook_id: &str,
         now: DateTime<Utc>,
-        keep_until: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
     ) -> Result<Remembered, PortError> {
         let (vendor, webhook_id) = (vendor.to_owned(), webhook_id.to_owned());
         self.write(move |conn| {
             Box::pin(async move {
-                let changed = sqlx::query(
-                    "INSERT INTO callback_log (vendor, webhook_id, keep_until) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (vendor, webhook_id) DO UPDATE SET keep_until = excluded.keep_until \
+                let claimed = sqlx::query(
+                    "INSERT INTO callback_log (vendor, webhook_id, keep_until, settled) VALUES (?1, ?2, ?3, 0) \
+                     ON CONFLICT (vendor, webhook_id) DO UPDATE SET keep_until = excluded.keep_until, settled = 0 \
                      WHERE callback_log.keep_until <= ?4",
                 )
                 .bind(&vendor)
                 .bind(&webhook_id)
-                .bind(micros(keep_until))
+                .bind(micros(claim_until))
                 .bind(micros(now))
                 .execute(&mut *conn)
                 .await
-                .map_err(db("recording a callback webhook-id"))?
-                .rows_affected();
-                Ok(Done::keep(if changed == 0 { Remembered::AlreadySeen } else { Remembered::New }))
+                .map_err(db("claiming a callback webhook-id"))?
+                .rows_affected()
+                    > 0;
+                if claimed {
+                    return Ok(Done::keep(Remembered::New));
+                }
+                let settled: i64 =
+                    sqlx::query_scalar("SELECT settled FROM callback_log WHERE vendor = ?1 AND webhook_id = ?2")
+                        .bind(&vendor)
+                        .bind(&webhook_id)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db("reading a live callback webhook-id"))?;
+                Ok(Done::keep(if settled == 0 { Remembered::InFlight } else { Remembered::AlreadySeen }))
+            })
+        })
+        .await
+    }
+
+    async fn settle(
+        &self,
+        vendor: &str,
+        webhook_id: &str,
+        keep_until: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let (vendor, webhook_id) = (vendor.to_owned(), webhook_id.to_owned());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE callback_log SET settled = 1, keep_until = ?3 WHERE vendor = ?1 AND webhook_id = ?2",
+                )
+                .bind(&vendor)
+                .bind(&webhook_id)
+                .bind(micros(keep_until))
+                .execute(&mut *conn)
+                .await
+                .map_err(db("settling a callback webhook-id"))?;
+                Ok(Done::keep(()))
             })
         })
         .await

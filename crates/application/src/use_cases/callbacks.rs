@@ -1,11 +1,17 @@
 //! Applying a verified vendor callback (SPEC §5.5). Signature checks happen at the edge.
 //!
-//! A signed callback's `webhook-id` is recorded in the [`CallbackLog`](crate::ports::CallbackLog)
-//! BEFORE it is applied, so two deliveries of it (a vendor retry racing the first, another
-//! replica) never both apply. When applying then fails (unknown delivery, not recorded yet, a
-//! port error), the record is deleted again so the vendor's retry is taken, not answered as a
-//! replay; only a crash between the two steps (or the delete failing too, which is logged) can
-//! leave a record without its effect.
+//! Claim, then settle. A signed callback's `webhook-id` is first CLAIMED in the
+//! [`CallbackLog`](crate::ports::CallbackLog) for [`WEBHOOK_CLAIM`], so two deliveries of it (a
+//! vendor retry racing the first, another replica) never both apply: the second one is answered
+//! [`CallbackError::InFlight`] (503, the vendor retries). Once applied, the claim is SETTLED and
+//! kept for [`WEBHOOK_ID_RETENTION`]; from then on the id answers
+//! [`CallbackOutcome::Replayed`]. When applying fails (unknown delivery, not recorded yet, a
+//! port error), the claim is deleted again so the vendor's retry is taken at once.
+//!
+//! Nothing accepted is lost: a crash between claim and apply (or a failed delete after a failed
+//! apply) leaves an unsettled claim, which expires by itself after [`WEBHOOK_CLAIM`]; until then
+//! the vendor's retries get 503, and the first retry after it is applied. The vendor only sees
+//! a 2xx for a callback whose effect is stored.
 
 use std::time::Duration;
 
@@ -20,9 +26,17 @@ use crate::ports::{AuditAction, AuditEntry, DeliveryUpdate, Expectation, Remembe
 /// How far a signed callback's `webhook-timestamp` may be from the clock, either way (SPEC §5.5).
 pub const WEBHOOK_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
-/// How long a `webhook-id` is remembered: twice the tolerance, so a replay is recognised for as
-/// long as its signature could still be accepted (a timestamp up to the tolerance ahead of the
-/// clock stays acceptable until the tolerance after that).
+/// How long a `webhook-id` is claimed while its callback is applied: far longer than applying
+/// takes (a few store statements, each bounded by the store's timeouts), so a live claim means
+/// "in flight" and not "stuck", yet short enough that after a crash the vendor's next retry
+/// (Standard Webhooks senders back off over seconds to minutes) finds it expired and is applied.
+/// Should an apply ever outlast it, a retry may apply concurrently; the delivery's conditional
+/// update still lets only one of them change it.
+pub const WEBHOOK_CLAIM: Duration = Duration::from_secs(30);
+
+/// How long a settled `webhook-id` is remembered: twice the tolerance, so a replay is recognised
+/// for as long as its signature could still be accepted (a timestamp up to the tolerance ahead of
+/// the clock stays acceptable until the tolerance after that).
 pub const WEBHOOK_ID_RETENTION: Duration = Duration::from_secs(2 * WEBHOOK_TOLERANCE.as_secs());
 
 /// How the callback names the delivery.
@@ -71,6 +85,11 @@ pub enum CallbackError {
     /// the receipt being lost.
     #[error("the delivery's dispatch result is not stored yet; retry the callback")]
     NotYetRecorded,
+    /// Another delivery of this `webhook-id` is being applied (or its applier crashed and the
+    /// claim has not expired yet, see [`WEBHOOK_CLAIM`]). Answered 503 with `Retry-After`: the
+    /// retry then finds it settled (a replay) or gone (applied then).
+    #[error("this webhook-id is being applied; retry the callback")]
+    InFlight,
     /// A port failed.
     #[error(transparent)]
     Port(#[from] PortError),
@@ -81,7 +100,7 @@ impl CallbackError {
     pub fn code(&self) -> ErrorCode {
         match self {
             CallbackError::DeliveryNotFound => ErrorCode::DeliveryNotFound,
-            CallbackError::NotYetRecorded => ErrorCode::DependencyUnavailable,
+            CallbackError::NotYetRecorded | CallbackError::InFlight => ErrorCode::DependencyUnavailable,
             CallbackError::Port(e) => e.code(),
         }
     }
@@ -162,32 +181,58 @@ impl App {
 
 impl App {
     /// Applies a callback whose signature the edge verified, once per `(vendor, webhook_id)`:
-    /// a `webhook-id` seen within [`WEBHOOK_ID_RETENTION`] answers [`CallbackOutcome::Replayed`]
-    /// and changes nothing. Otherwise as [`App::apply_callback`]; when that fails, the id is
-    /// forgotten again so the vendor's retry is applied (see the module docs).
+    /// a `webhook-id` settled within [`WEBHOOK_ID_RETENTION`] answers
+    /// [`CallbackOutcome::Replayed`] and changes nothing; one claimed by a delivery still being
+    /// applied answers [`CallbackError::InFlight`]. Otherwise as [`App::apply_callback`]; when
+    /// that fails, the claim is forgotten again so the vendor's retry is applied (see the module
+    /// docs).
     pub async fn apply_signed_callback(
         &self,
         webhook_id: &str,
         callback: VendorCallback,
     ) -> Result<CallbackOutcome, CallbackError> {
         let now = self.now();
-        let keep_until = now + chrono_duration(WEBHOOK_ID_RETENTION);
+        let claim_until = now + chrono_duration(WEBHOOK_CLAIM);
         let vendor = callback.vendor.clone();
-        if self.deps.callbacks.remember(&vendor, webhook_id, now, keep_until).await?
-            == Remembered::AlreadySeen
-        {
-            tracing::debug!(vendor = %vendor, webhook_id, "callback replay ignored");
-            return Ok(CallbackOutcome::Replayed);
+        match self.deps.callbacks.remember(&vendor, webhook_id, now, claim_until).await? {
+            Remembered::New => {}
+            Remembered::InFlight => {
+                tracing::debug!(vendor = %vendor, webhook_id, "callback already being applied");
+                return Err(CallbackError::InFlight);
+            }
+            Remembered::AlreadySeen => {
+                tracing::debug!(vendor = %vendor, webhook_id, "callback replay ignored");
+                return Ok(CallbackOutcome::Replayed);
+            }
         }
         let result = self.apply_callback(callback).await;
-        if result.is_err() {
-            if let Err(e) = self.deps.callbacks.forget(&vendor, webhook_id).await {
-                tracing::error!(
-                    vendor = %vendor,
-                    webhook_id,
-                    error = %e,
-                    "a failed callback's webhook-id could not be forgotten: its retries are ignored until expiry"
-                );
+        match &result {
+            Ok(_) => {
+                let keep_until = self.now() + chrono_duration(WEBHOOK_ID_RETENTION);
+                if let Err(e) = self.deps.callbacks.settle(&vendor, webhook_id, keep_until).await {
+                    // The effect is stored, so the vendor gets its 2xx and normally sends this id
+                    // no more. The id merely stays an unsettled claim: retries within
+                    // WEBHOOK_CLAIM get 503, a replay after it would be applied again (harmless
+                    // for DELIVERED and the permanent outcomes, which find a terminal delivery;
+                    // a repeated FAILED may cost one extra send). Answering an error instead
+                    // would make the vendor retry and apply it twice for sure.
+                    tracing::error!(
+                        vendor = %vendor,
+                        webhook_id,
+                        error = %e,
+                        "an applied callback's webhook-id could not be settled: replays are recognised only until its claim expires"
+                    );
+                }
+            }
+            Err(_) => {
+                if let Err(e) = self.deps.callbacks.forget(&vendor, webhook_id).await {
+                    tracing::error!(
+                        vendor = %vendor,
+                        webhook_id,
+                        error = %e,
+                        "a failed callback's webhook-id could not be forgotten: its retries are answered 503 until the claim expires"
+                    );
+                }
             }
         }
         result

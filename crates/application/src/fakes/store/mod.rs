@@ -17,6 +17,7 @@ use crate::error::PortError;
 use crate::ports::*;
 
 mod callbacks;
+use callbacks::WebhookRecord;
 mod directory;
 mod notifications;
 mod operations;
@@ -48,8 +49,8 @@ pub(super) struct State {
     templates: BTreeMap<TemplateId, (TemplateRecord, Vec<TemplateVersion>)>,
     audit: Vec<AuditEntry>,
     jobs: BTreeMap<JobId, BulkJob>,
-    /// `(vendor, webhook-id)` → keep until.
-    webhooks: BTreeMap<(String, String), DateTime<Utc>>,
+    /// `(vendor, webhook-id)` → its record.
+    webhooks: BTreeMap<(String, String), WebhookRecord>,
     next_event: u128,
 }
 
