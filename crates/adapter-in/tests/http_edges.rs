@@ -99,6 +99,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
         "GET /health/ready",
         "GET /health/startup",
         "GET /api/v1/openapi.json",
+        "GET /metrics",
         "GET /api/v1/admin/dlq",
         "GET /api/v1/admin/dlq/{deliveryId}",
         "DELETE /api/v1/admin/dlq/{deliveryId}",

@@ -8,11 +8,13 @@
 //! - [`redis`]: the idempotency store and rate limiter in Redis, shared by every replica.
 //! - [`kafka`]: per-channel delivery queues on Kafka topics (librdkafka, bundled) — the
 //!   production queue for several replicas.
+//! - [`prometheus`]: the metrics port on a Prometheus registry, for `GET /metrics`.
 //! - [`vendors`]: channel senders; so far the deterministic mock vendors (SPEC §9).
 
 pub mod kafka;
 pub mod memory;
 pub mod postgres;
+pub mod prometheus;
 pub mod redis;
 mod sql_columns;
 pub mod sqlite;

@@ -9,8 +9,8 @@ use hub_domain::{Locale, Timezone};
 use crate::ports::HealthProbe;
 use crate::ports::{
     AuditLog, CallbackLog, Clock, DeliveryQueue, DeliveryStore, DeviceStore, DlqStore, Entropy,
-    IdempotencyStore, JobStore, NotificationStore, Outbox, RateLimiter, RecipientStore, SenderRegistry,
-    TemplateStore,
+    IdempotencyStore, JobStore, MetricEvent, Metrics, NotificationStore, Outbox, RateLimiter, RecipientStore,
+    SenderRegistry, TemplateStore,
 };
 
 /// Every port the use cases need, wired as trait objects by bootstrap (or the fakes in tests).
@@ -50,6 +50,8 @@ pub struct Deps {
     pub jobs: Arc<dyn JobStore>,
     /// Dependencies readiness checks, in display order.
     pub probes: Vec<Arc<dyn HealthProbe>>,
+    /// Where metric events go (SPEC §5.7).
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// Policies and limits, from configuration.
@@ -117,8 +119,11 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the application from its ports and settings.
-    pub fn new(deps: Deps, settings: Settings) -> Self {
+    /// Builds the application from its ports and settings. Delivery updates go through a
+    /// wrapper that counts every state a delivery enters ([`MetricEvent::DeliveryFinal`]),
+    /// whichever use case wrote it.
+    pub fn new(mut deps: Deps, settings: Settings) -> Self {
+        deps.deliveries = crate::use_cases::metrics::metered(deps.deliveries, deps.metrics.clone());
         App { deps, settings: Arc::new(settings) }
     }
 
@@ -130,6 +135,11 @@ impl App {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Records a metric event.
+    pub(crate) fn record(&self, event: MetricEvent) {
+        self.deps.metrics.record(event);
     }
 
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hub_adapter_in::http::{AdminSettings, HttpState, probes_router, router};
+use hub_adapter_out::prometheus::PrometheusMetrics;
 use hub_adapter_out::vendors::mock::MockSender;
-use hub_application::ports::{SenderRegistry, SystemClock, SystemEntropy};
+use hub_application::ports::{Metrics, SenderRegistry, SystemClock, SystemEntropy};
 use hub_application::{App, Deps, Settings};
 use hub_domain::resolver::ResolverPolicy;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +49,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = backends.store.clone();
     let wake = store.outbox_signal();
     let ports = store.ports();
+    // Served at `GET /metrics` by every role (ADR 0023).
+    let metrics: Arc<dyn Metrics> = Arc::new(PrometheusMetrics::new());
+    let mock = MockSender::new(config.mock_vendor_latency).with_metrics(metrics.clone());
     let deps = Deps {
         clock: Arc::new(SystemClock),
         entropy: Arc::new(SystemEntropy),
@@ -61,11 +65,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         queue: backends.queue,
         idempotency: backends.idempotency,
         rate_limiter: backends.rate_limiter,
-        senders: SenderRegistry::uniform(Arc::new(MockSender::new(config.mock_vendor_latency))),
+        senders: SenderRegistry::uniform(Arc::new(mock)),
         audit: ports.audit,
         callbacks: ports.callbacks,
         jobs: ports.jobs,
         probes: backends.probes,
+        metrics,
     };
     let app = App::new(deps, settings(&config));
     let embedded = config.embedded_backends();

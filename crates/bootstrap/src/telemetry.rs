@@ -1,6 +1,10 @@
 //! Logging through `tracing`: text for people, JSON for machines (`NH_LOG_FORMAT`), levels from
 //! `RUST_LOG` (default `info`). Addresses and bodies never reach a log: the domain types mask
 //! themselves and spans skip payloads.
+//!
+//! Every HTTP request is served in a `request` span with W3C `trace_id` (the caller's
+//! `traceparent`, else a new one) and `span_id`; JSON lines carry the current span and the list
+//! of enclosing spans (`span`, `spans`), so a request's lines share its trace id.
 
 use tracing_subscriber::EnvFilter;
 

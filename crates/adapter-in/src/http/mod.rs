@@ -3,7 +3,8 @@
 //! One file per role: `router` (routes, fallbacks, the problem+json edge), `error` (`ApiError`),
 //! `extract` (extractors that reject through `ApiError`), `dto` (wire shapes), one handler file
 //! per area, `webhooks` (signature checks of vendor callbacks), `admin` (the operators' API of
-//! §5.6 with its token and rate limits), and `openapi` (the OpenAPI 3.1 document served at
+//! §5.6 with its token and rate limits), `metrics` (`GET /metrics` and the request-latency
+//! middleware), `trace` (a span per request with W3C trace ids), and `openapi` (the OpenAPI 3.1 document served at
 //! `/api/v1/openapi.json`).
 
 use std::collections::BTreeMap;
@@ -19,11 +20,13 @@ mod dto;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod notifications;
 mod openapi;
 mod recipients;
 mod router;
 mod templates;
+mod trace;
 mod webhooks;
 
 pub use admin::{ADMIN_ACTOR, AdminSettings};

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
 use super::error::Problem;
-use super::{callbacks, health, notifications, recipients, templates};
+use super::{callbacks, health, metrics, notifications, recipients, templates};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -43,6 +43,7 @@ use super::{callbacks, health, notifications, recipients, templates};
         health::live,
         health::ready,
         health::startup,
+        metrics::scrape,
         serve,
     ),
     components(
@@ -75,6 +76,7 @@ use super::{callbacks, health, notifications, recipients, templates};
         (name = "templates", description = "Templates and their versions (SPEC §5.3)"),
         (name = "callbacks", description = "Signed delivery reports from vendors (SPEC §5.5)"),
         (name = "health", description = "Probes (SPEC §5.7)"),
+        (name = "metrics", description = "Prometheus metrics (SPEC §5.7)"),
         (name = "meta", description = "This document"),
     )
 )]

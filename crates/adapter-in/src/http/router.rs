@@ -14,13 +14,16 @@ use hub_application::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::error::{ApiError, PROBLEM_JSON, Problem};
-use super::{HttpState, admin, callbacks, health, notifications, openapi, recipients, templates};
+use super::{
+    HttpState, admin, callbacks, health, metrics, notifications, openapi, recipients, templates, trace,
+};
 
 /// The HTTP API of SPEC §5.1–§5.4 and §5.7 over `state`.
 ///
 /// Every error answer is `application/problem+json` with `instance` set to the request path:
 /// handler and extractor errors, unknown routes (404), wrong methods (405 with `Allow`),
-/// oversized bodies (413) and panics (500, logged).
+/// oversized bodies (413) and panics (500, logged). Every request but `/metrics` is timed by
+/// route template, method and status.
 pub fn router(state: HttpState) -> Router {
     let body_limit = state.body_limit();
     let routes = Router::new()
@@ -57,9 +60,10 @@ pub fn router(state: HttpState) -> Router {
     finish(routes, state)
 }
 
-/// Only the probes of SPEC §5.7 (`/health/live`, `/health/ready`, `/health/startup`), for a
-/// process without the API role (relay/worker replicas still need liveness and readiness).
-/// Everything else answers 404 problem+json.
+/// Only the operations routes of SPEC §5.7 — the probes (`/health/live`, `/health/ready`,
+/// `/health/startup`) and `/metrics` — for a process without the API role (relay/worker
+/// replicas still need liveness, readiness and their dispatch metrics scraped). Everything
+/// else answers 404 problem+json.
 pub fn probes_router(state: HttpState) -> Router {
     finish(probe_routes(), state)
 }
@@ -69,15 +73,20 @@ fn probe_routes() -> Router<HttpState> {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/health/startup", get(health::startup))
+        .route(metrics::METRICS_PATH, get(metrics::scrape))
 }
 
-/// The fallbacks, the panic catcher and the problem+json edge, then the state.
+/// The fallbacks, the panic catcher, the problem+json edge, the request timer (so it sees the
+/// final status) and the request span (outermost, so every log line of the request has its
+/// trace ids), then the state.
 fn finish(routes: Router<HttpState>, state: HttpState) -> Router {
     routes
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(problem_edge))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), trace::request_span))
         .with_state(state)
 }
 

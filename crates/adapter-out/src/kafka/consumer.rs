@@ -1,6 +1,7 @@
 //! One channel's consumer: a task pumps records from Kafka into the [`LaneState`] buffer,
 //! receivers take from the buffer, acknowledgements commit the contiguous prefix.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -140,6 +141,35 @@ impl Lane {
     pub(crate) fn commit(&self, points: &[(i32, i64)]) -> Result<(), QueueError> {
         commit(&self.consumer, &self.shared.topic, points, CommitMode::Async)
             .map_err(|e| QueueError(anyhow::anyhow!("committing offsets of {}: {e}", self.shared.topic)))
+    }
+
+    /// Records behind this consumer's commit points on the partitions assigned to it: per
+    /// partition, the high watermark minus the lane's commit point (or, before the lane has
+    /// seen a record of it, the consumer's position). The watermarks come from the brokers,
+    /// each within `timeout`, off the runtime (librdkafka's calls block).
+    pub(crate) async fn depth(&self, timeout: Duration) -> Result<u64, QueueError> {
+        let consumer = Arc::clone(&self.consumer);
+        let topic = self.shared.topic.clone();
+        let commit_points: HashMap<i32, i64> = self.shared.lock().commit_points().into_iter().collect();
+        let lag = tokio::task::spawn_blocking(move || -> KafkaResult<u64> {
+            let positions = consumer.position()?;
+            let mut lag = 0u64;
+            for element in positions.elements_for_topic(&topic) {
+                let partition = element.partition();
+                let start = match (commit_points.get(&partition), element.offset()) {
+                    (Some(point), _) => *point,
+                    (None, Offset::Offset(position)) => position,
+                    // Nothing fetched from it yet: no position to measure from.
+                    (None, _) => continue,
+                };
+                let (_, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
+                lag = lag.saturating_add(u64::try_from(high - start).unwrap_or(0));
+            }
+            Ok(lag)
+        })
+        .await
+        .map_err(|e| QueueError(anyhow::anyhow!("joining the Kafka watermark query: {e}")))?;
+        lag.map_err(|e| QueueError(anyhow::anyhow!("reading the watermarks of {}: {e}", self.shared.topic)))
     }
 
     /// Stops the task and waits until the consumer has committed and left the group.

@@ -18,6 +18,8 @@ use super::topics::{TopicInfo, ensure_topics};
 
 /// How long the health probe waits for a metadata answer.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the depth gauge waits for each partition's watermarks.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Per-channel delivery queues on Kafka topics, with at-least-once delivery (SPEC §2, §4;
 /// ADR 0018).
@@ -32,6 +34,9 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 ///   stops or a partition moves to another consumer (from the committed offset).
 /// - **Ack**: commits, per partition, only the contiguous acknowledged prefix. Receipts encode
 ///   `(partition, offset)`; see ADR 0018. Acknowledging an unknown or stale receipt is a no-op.
+/// - **Depth** (the queue-depth gauge, ADR 0023): per partition this process consumes, the
+///   high watermark (asked of the brokers) minus the commit point — the group's lag, split
+///   between the replicas that consume the channel.
 ///
 /// Unparsable records are logged, counted ([`skipped_records`](Self::skipped_records)) and
 /// treated as acknowledged. Dropping the queue stops the consumers, which commit and leave
@@ -174,6 +179,13 @@ impl DeliveryQueue for KafkaDeliveryQueue {
         let moved = lane.shared.lock().ack(receipts);
         lane.shared.freed();
         lane.commit(&moved)
+    }
+
+    /// The lag behind this process's commit points on the partitions it consumes; `None` when
+    /// it does not consume the channel (yet). Other replicas report their own partitions.
+    async fn depth(&self, channel: Channel) -> Result<Option<u64>, QueueError> {
+        let Some(lane) = self.existing_lane(channel) else { return Ok(None) };
+        lane.depth(WATERMARK_TIMEOUT).await.map(Some)
     }
 }
 

@@ -214,6 +214,11 @@ impl DeliveryQueue for MemoryDeliveryQueue {
         }
         Ok(())
     }
+
+    async fn depth(&self, channel: Channel) -> Result<Option<u64>, QueueError> {
+        // The inherent method: everything this process holds for the channel.
+        Ok(Some(u64::try_from(MemoryDeliveryQueue::depth(self, channel)).unwrap_or(u64::MAX)))
+    }
 }
 
 #[cfg(test)]

@@ -225,6 +225,7 @@ macro_rules! __queue_contract_checks {
             queue::receive_honours_max,
             queue::acknowledged_messages_are_not_delivered_again,
             queue::channels_are_independent,
+            queue::depth_counts_messages_until_they_are_acknowledged,
         }
     };
 }

@@ -101,3 +101,25 @@ pub async fn channels_are_independent(queue: &dyn DeliveryQueue) {
     let kakao = receive(queue, Channel::KakaoAlimtalk, 1, 10).await;
     assert_eq!(messages(&kakao), vec![queue_message(1, Channel::KakaoAlimtalk)]);
 }
+
+/// The depth counts a channel's messages from publication until acknowledgement; before this
+/// process consumes the channel an adapter may not know it (`None`, Kafka).
+pub async fn depth_counts_messages_until_they_are_acknowledged(queue: &dyn DeliveryQueue) {
+    let depth = || async { queue.depth(Channel::Slack).await.expect("depth") };
+    let empty = depth().await;
+    assert!(matches!(empty, None | Some(0)), "nothing published: {empty:?}");
+    let batch: Vec<QueueMessage> = (1..=3).map(|n| queue_message(n, Channel::Slack)).collect();
+    publish(queue, &batch).await;
+    let published = depth().await;
+    assert!(matches!(published, None | Some(3)), "three published, none received: {published:?}");
+
+    let received = receive(queue, Channel::Slack, 3, 10).await;
+    assert_eq!(depth().await, Some(3), "received but not acknowledged");
+    queue.ack(Channel::Slack, &[received[0].receipt]).await.expect("ack");
+    assert_eq!(depth().await, Some(2), "one acknowledged");
+    let rest: Vec<u64> = received[1..].iter().map(|r| r.receipt).collect();
+    queue.ack(Channel::Slack, &rest).await.expect("ack");
+    assert_eq!(depth().await, Some(0), "every message acknowledged");
+    let other = queue.depth(Channel::Push).await.expect("depth");
+    assert!(matches!(other, None | Some(0)), "another channel: {other:?}");
+}

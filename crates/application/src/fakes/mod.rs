@@ -4,6 +4,7 @@
 
 mod clock;
 mod idempotency;
+mod metrics;
 mod queue;
 mod rate_limiter;
 mod sender;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub use clock::{ManualClock, SequenceEntropy};
 pub use idempotency::InMemoryIdempotency;
+pub use metrics::RecordingMetrics;
 pub use queue::InMemoryQueue;
 pub use rate_limiter::InMemoryRateLimiter;
 pub use sender::{RecordingSender, ScriptedOutcome};
@@ -41,6 +43,8 @@ pub struct FakeHub {
     pub queue: Arc<InMemoryQueue>,
     /// The sender used for every channel.
     pub sender: Arc<RecordingSender>,
+    /// The metric events recorded.
+    pub metrics: Arc<RecordingMetrics>,
 }
 
 impl FakeHub {
@@ -54,8 +58,8 @@ impl FakeHub {
         let parts = FakeParts::new();
         let store = Arc::new(InMemoryStore::new());
         let deps = deps_over(store.clone(), &parts);
-        let FakeParts { clock, queue, idempotency, limiter, sender } = parts;
-        FakeHub { app: App::new(deps, settings), clock, store, idempotency, limiter, queue, sender }
+        let FakeParts { clock, queue, idempotency, limiter, sender, metrics } = parts;
+        FakeHub { app: App::new(deps, settings), clock, store, idempotency, limiter, queue, sender, metrics }
     }
 
     /// Runs relay, consumers and the due scheduler until nothing moves (no sleeping), at the
@@ -104,7 +108,7 @@ impl<T> AllStores for T where
 {
 }
 
-/// The fakes around a store: clock, queue, idempotency store, limiter and sender.
+/// The fakes around a store: clock, queue, idempotency store, limiter, sender and metrics.
 #[derive(Debug, Clone)]
 pub struct FakeParts {
     /// The manual clock.
@@ -117,6 +121,8 @@ pub struct FakeParts {
     pub limiter: Arc<InMemoryRateLimiter>,
     /// The sender used for every channel.
     pub sender: Arc<RecordingSender>,
+    /// The metric events recorded.
+    pub metrics: Arc<RecordingMetrics>,
 }
 
 impl FakeParts {
@@ -130,6 +136,7 @@ impl FakeParts {
             idempotency: Arc::new(InMemoryIdempotency::new()),
             limiter: Arc::new(InMemoryRateLimiter::new()),
             sender: Arc::new(RecordingSender::new()),
+            metrics: Arc::new(RecordingMetrics::new()),
         }
     }
 }
@@ -161,6 +168,7 @@ pub fn deps_over<S: AllStores>(store: Arc<S>, parts: &FakeParts) -> Deps {
         callbacks: store.clone(),
         jobs: store.clone(),
         probes: vec![store],
+        metrics: parts.metrics.clone(),
     }
 }
 

@@ -109,4 +109,13 @@ impl DeliveryQueue for InMemoryQueue {
         }
         Ok(())
     }
+
+    async fn depth(&self, channel: Channel) -> Result<Option<u64>, QueueError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Self::error());
+        }
+        let lanes = self.lanes.lock().expect("lock");
+        let depth = lanes.get(&channel).map_or(0, |l| l.ready.len() + l.unacked.len());
+        Ok(Some(u64::try_from(depth).unwrap_or(u64::MAX)))
+    }
 }

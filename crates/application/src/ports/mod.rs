@@ -13,6 +13,7 @@ mod delivery_store;
 mod health;
 mod idempotency;
 mod jobs;
+mod metrics;
 mod notification_store;
 mod outbox;
 mod queue;
@@ -31,6 +32,10 @@ pub use delivery_store::{
 pub use health::HealthProbe;
 pub use idempotency::{Completion, IdempotencyStore, Reservation, ReservationToken, StoredResponse};
 pub use jobs::{BulkAction, BulkJob, JobState, JobStore};
+pub use metrics::{
+    DuplicateCause, Exposition, GaugeSource, MetricEvent, Metrics, NoMetrics, PROMETHEUS_TEXT, ReplaySource,
+    SendVerdict, vendor_outcome,
+};
 pub use notification_store::{
     AcceptKey, AcceptOutcome, NewNotification, NotificationCursor, NotificationFilter, NotificationRecord,
     NotificationStore, NotificationWithDeliveries, SkippedChannel,

@@ -55,4 +55,11 @@ pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
 
     /// Acknowledges messages whose effect is stored (Kafka: commits offsets).
     async fn ack(&self, channel: Channel, receipts: &[u64]) -> Result<(), QueueError>;
+
+    /// Messages of `channel` published and not yet acknowledged, as far as this process can
+    /// tell (for the queue-depth gauge): every one for a queue held in process; for Kafka the
+    /// lag behind the commit point of the partitions this process consumes (summed over the
+    /// replicas, the consumer group's lag). `Ok(None)` when this process cannot tell (Kafka
+    /// before it consumed the channel). `Err` when the broker does not answer.
+    async fn depth(&self, channel: Channel) -> Result<Option<u64>, QueueError>;
 }

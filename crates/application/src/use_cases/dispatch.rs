@@ -10,7 +10,8 @@ use crate::app::EntropySource;
 use crate::app::chrono_duration;
 use crate::error::PortError;
 use crate::ports::{
-    DeliveryRecord, DeliveryUpdate, DispatchRequest, Expectation, SendErrorKind, UpdateOutcome,
+    DeliveryRecord, DeliveryUpdate, DispatchRequest, DuplicateCause, Expectation, MetricEvent, SendErrorKind,
+    UpdateOutcome,
 };
 
 /// What a dispatch did.
@@ -57,7 +58,8 @@ impl App {
         };
         let started = Instant::now();
         let result = sender.send(&request).await;
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = started.elapsed();
+        let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let at = self.now();
 
         let (event, attempt_record, error_class, vendor_message_id, unregistered) = match result {
@@ -101,6 +103,7 @@ impl App {
                 )
             }
         };
+        self.record(MetricEvent::Dispatch { channel: claimed.channel, failure: error_class, elapsed });
         let mut random = EntropySource(self.deps.entropy.as_ref());
         let state = claimed
             .state
@@ -117,16 +120,21 @@ impl App {
         if unregistered {
             self.disable_unregistered_device(&claimed).await?;
         }
+        let channel = claimed.channel;
         Ok(match outcome {
             UpdateOutcome::Applied(_) => match state.status {
                 DeliveryStatus::Sent => DispatchOutcome::Sent,
-                DeliveryStatus::Pending => DispatchOutcome::RetryScheduled,
+                DeliveryStatus::Pending => {
+                    self.record(MetricEvent::RetryScheduled { channel });
+                    DispatchOutcome::RetryScheduled
+                }
                 _ => DispatchOutcome::Exhausted,
             },
             UpdateOutcome::Conflict | UpdateOutcome::NotFound => {
                 tracing::warn!(
                     "lease lost before the dispatch result was stored; the vendor may have been called twice"
                 );
+                self.record(MetricEvent::PossibleDuplicateSend { channel, cause: DuplicateCause::LeaseLost });
                 DispatchOutcome::LeaseLost
             }
         })
@@ -199,6 +207,14 @@ impl App {
             if let UpdateOutcome::Applied(_) =
                 self.deps.deliveries.update(delivery.id, expected, update, now).await?
             {
+                let channel = delivery.channel;
+                self.record(MetricEvent::PossibleDuplicateSend {
+                    channel,
+                    cause: DuplicateCause::LeaseReaped,
+                });
+                if state.status == DeliveryStatus::Pending {
+                    self.record(MetricEvent::RetryScheduled { channel });
+                }
                 reaped += 1;
             }
         }

@@ -6,6 +6,7 @@ pub mod callbacks;
 pub mod dispatch;
 pub mod dlq;
 pub mod health;
+pub mod metrics;
 pub mod notifications;
 pub mod recipients;
 pub mod relay;

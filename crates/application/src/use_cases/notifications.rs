@@ -2,12 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use hub_domain::NotificationId;
+use hub_domain::delivery::DeliveryStatus;
 use hub_domain::status::{DeliverySummary, NotificationStatus, derive_status};
 
 use crate::App;
 use crate::cursor::{self, InvalidCursor};
 use crate::error::{ErrorCode, PortError};
-use crate::ports::{DeliveryRecord, NotificationCursor, NotificationFilter, NotificationWithDeliveries};
+use crate::ports::{
+    DeliveryRecord, MetricEvent, NotificationCursor, NotificationFilter, NotificationWithDeliveries,
+};
 
 /// Default page size of listings.
 pub const DEFAULT_PAGE: usize = 20;
@@ -178,6 +181,20 @@ impl App {
         let cancelled =
             self.deps.deliveries.cancel_pending(id, now).await?.ok_or(NotificationError::NotFound(id))?;
         let view = self.get_notification(id).await?;
+        // The store stamps the deliveries it cancelled with `now` (the port's contract); at most
+        // `cancelled` of them are this call's (an earlier cancel may share the instant).
+        let this_call = view
+            .stored
+            .deliveries
+            .iter()
+            .filter(|d| d.state.status == DeliveryStatus::Cancelled && d.updated_at == now)
+            .take(cancelled);
+        for delivery in this_call {
+            self.record(MetricEvent::DeliveryFinal {
+                channel: delivery.channel,
+                status: DeliveryStatus::Cancelled,
+            });
+        }
         Ok(Cancelled { cancelled, view })
     }
 }

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::App;
 use crate::error::{ErrorCode, PortError};
 use crate::ports::{
-    AcceptKey, AcceptOutcome, Completion, DeliveryRecord, NewNotification, NotificationRecord, OutboxEvent,
-    RateDecision, RecipientRecord, Reservation, SkippedChannel, StoredResponse,
+    AcceptKey, AcceptOutcome, Completion, DeliveryRecord, MetricEvent, NewNotification, NotificationRecord,
+    OutboxEvent, RateDecision, RecipientRecord, ReplaySource, Reservation, SendVerdict, SkippedChannel,
+    StoredResponse,
 };
 use crate::use_cases::notifications::derive;
 
@@ -182,8 +183,22 @@ impl SendError {
     }
 }
 
+/// A storable outcome, and whether it repeats a notification the store already had under the
+/// key (the idempotency store had lost it).
+#[derive(Debug)]
+struct Settled {
+    outcome: SendOutcome,
+    from_store: bool,
+}
+
+impl From<SendOutcome> for Settled {
+    fn from(outcome: SendOutcome) -> Self {
+        Settled { outcome, from_store: false }
+    }
+}
+
 /// Internal: the inner run either produces a storable outcome or a non-storable error.
-type Inner = Result<SendOutcome, SendError>;
+type Inner = Result<Settled, SendError>;
 
 impl SendCommand {
     fn validate(&self) -> Result<(), SendError> {
@@ -244,6 +259,46 @@ fn rejection(code: ErrorCode, detail: impl Into<String>) -> SendOutcome {
 impl App {
     /// Accepts a notification exactly once per `(scope, Idempotency-Key)`.
     pub async fn send(&self, cmd: SendCommand) -> Result<SendResult, SendError> {
+        let kind = cmd.kind;
+        let mut replayed_from = None;
+        let result = self.send_once(cmd, &mut replayed_from).await;
+        self.record_send(kind, &result, replayed_from);
+        result
+    }
+
+    /// Counts a send by kind and verdict, and its replay or rate-limit denial.
+    fn record_send(
+        &self,
+        kind: Kind,
+        result: &Result<SendResult, SendError>,
+        replayed_from: Option<ReplaySource>,
+    ) {
+        let verdict = match (result, replayed_from) {
+            (Ok(_), Some(source)) => {
+                self.record(MetricEvent::IdempotentReplay { source });
+                SendVerdict::Replayed
+            }
+            (Ok(result), None) => match &result.outcome {
+                SendOutcome::Accepted(_) => SendVerdict::Accepted,
+                SendOutcome::Suppressed(_) => SendVerdict::Suppressed,
+                SendOutcome::Rejected(rejection) => SendVerdict::for_code(rejection.code),
+            },
+            (Err(error), _) => {
+                if let SendError::RateLimited { channel, .. } = error {
+                    self.record(MetricEvent::RateLimitDenied { channel: *channel });
+                }
+                SendVerdict::for_code(error.code())
+            }
+        };
+        self.record(MetricEvent::NotificationSend { kind, verdict });
+    }
+
+    /// [`App::send`]; `replayed_from` says where a replayed answer came from.
+    async fn send_once(
+        &self,
+        cmd: SendCommand,
+        replayed_from: &mut Option<ReplaySource>,
+    ) -> Result<SendResult, SendError> {
         cmd.validate()?;
         let now = self.now();
         let reservation = self
@@ -266,11 +321,20 @@ impl App {
                     SendError::KeyReused
                 });
             }
-            Reservation::Completed(stored) => return replay(&stored, &cmd.fingerprint),
+            Reservation::Completed(stored) => {
+                let answer = replay(&stored, &cmd.fingerprint);
+                if answer.is_ok() {
+                    *replayed_from = Some(ReplaySource::Cache);
+                }
+                return answer;
+            }
         };
         let result = self.run_send(&cmd, now).await;
         match result {
-            Ok(outcome) => {
+            Ok(Settled { outcome, from_store }) => {
+                if from_store {
+                    *replayed_from = Some(ReplaySource::Store);
+                }
                 let body = serde_json::to_string(&outcome).map_err(|e| PortError::Unexpected(e.into()))?;
                 let stored = StoredResponse { fingerprint: cmd.fingerprint, body };
                 // The retention and the holder check count from the moment of completion.
@@ -311,7 +375,8 @@ impl App {
             return Ok(rejection(
                 ErrorCode::RecipientNotFound,
                 format!("recipient {} does not exist", cmd.recipient_id),
-            ));
+            )
+            .into());
         };
         let preferences = record.preferences.clone().unwrap_or_default();
         let resolution = resolve(
@@ -365,7 +430,7 @@ impl App {
         let decisions: Vec<&Decision> = resolution.deliveries().collect();
         let rendered = match self.render_all(cmd, &record, &decisions).await? {
             Ok(rendered) => rendered,
-            Err(outcome) => return Ok(outcome),
+            Err(outcome) => return Ok(outcome.into()),
         };
 
         let channels: Vec<(Channel, BucketPolicy)> =
@@ -446,7 +511,8 @@ impl App {
                 SendOutcome::Suppressed(answer)
             } else {
                 SendOutcome::Accepted(answer)
-            }),
+            }
+            .into()),
             AcceptOutcome::DuplicateKey { existing, fingerprint } => {
                 if fingerprint != cmd.fingerprint {
                     return Err(SendError::KeyReused);
@@ -466,11 +532,12 @@ impl App {
                     outbox: Vec::new(),
                 };
                 let first = receipt(&again, now, suppression_reason);
-                Ok(if first.deliveries.is_empty() {
+                let outcome = if first.deliveries.is_empty() {
                     SendOutcome::Suppressed(first)
                 } else {
                     SendOutcome::Accepted(first)
-                })
+                };
+                Ok(Settled { outcome, from_store: true })
             }
         }
     }

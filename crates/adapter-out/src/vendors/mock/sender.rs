@@ -1,11 +1,15 @@
 //! The mock vendor as a [`ChannelSender`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hub_application::ports::{ChannelSender, DispatchRequest, SendError, VendorReceipt};
+use hub_application::ports::{
+    ChannelSender, DispatchRequest, MetricEvent, Metrics, SendError, SendErrorKind, VendorReceipt,
+};
 use hub_domain::Channel;
+use hub_domain::delivery::ErrorClass;
 use ulid::Ulid;
 
 use super::outcome::MockOutcome;
@@ -51,17 +55,25 @@ impl MockSendStats {
 /// Answers by [`MockOutcome::for_request`] after a fixed `latency` (`NH_MOCK_VENDOR_LATENCY`,
 /// awaited with tokio time, so a cancelled send answers nothing and counts nothing). Each send
 /// is logged at debug level with the masked target and never the title or body, and counted
-/// per channel and outcome ([`MockSender::stats`]) for metrics.
+/// per channel and outcome ([`MockSender::stats`]), and recorded as
+/// [`MetricEvent::MockVendorSend`] when given [`Metrics`].
 #[derive(Debug, Default)]
 pub struct MockSender {
     latency: Duration,
     counts: [[AtomicU64; OUTCOMES]; Channel::CANONICAL.len()],
+    metrics: Option<Arc<dyn Metrics>>,
 }
 
 impl MockSender {
     /// A mock vendor that answers after `latency` (zero: at once).
     pub fn new(latency: Duration) -> Self {
-        Self { latency, counts: Default::default() }
+        Self { latency, counts: Default::default(), metrics: None }
+    }
+
+    /// Also records every answer in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The fixed delay before each answer.
@@ -99,7 +111,16 @@ impl ChannelSender for MockSender {
             outcome = outcome.label(),
             "mock vendor send"
         );
-        match outcome.error() {
+        let error = outcome.error();
+        if let Some(metrics) = &self.metrics {
+            let failure = error.as_ref().map(|e| match e.kind {
+                SendErrorKind::Transient { .. } => ErrorClass::Transient,
+                SendErrorKind::Permanent => ErrorClass::Permanent,
+                SendErrorKind::Unregistered => ErrorClass::Unregistered,
+            });
+            metrics.record(MetricEvent::MockVendorSend { channel: request.channel, failure });
+        }
+        match error {
             Some(error) => Err(error),
             None => Ok(VendorReceipt {
                 vendor_message_id: Some(format!("mock-{}-{}", request.channel.topic_suffix(), Ulid::new())),
