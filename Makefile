@@ -12,7 +12,7 @@ CARGO ?= cargo
 # Extra arguments for `make run`, e.g. `make run ARGS=--version`.
 ARGS ?=
 
-.PHONY: help fmt fmt-check lint helm-check test run build doc clean
+.PHONY: help fmt fmt-check lint helm-check test bench run build doc clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
@@ -31,6 +31,9 @@ helm-check: ## helm lint + template + schema validation of helm/notification-hub
 
 test: ## fmt-check + lint + helm-check + every test (nextest if installed) + doctests, then one summary line
 	@CARGO="$(CARGO)" scripts/test-summary.sh
+
+bench: ## the performance matrix (release build, embedded + PG/Redis/Kafka); writes docs/performance.md. Not part of test
+	@CARGO="$(CARGO)" scripts/bench.sh
 
 run: ## run the binary (embedded defaults, no setup)
 	$(CARGO) run -p notification-hub -- $(ARGS)

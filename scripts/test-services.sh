@@ -10,6 +10,7 @@
 #   NH_TEST_REDIS_URL     redis://127.0.0.1:PORT
 #   NH_TEST_KAFKA_BROKERS 127.0.0.1:PORT[,…]
 #   NH_TEST_KAFKA_KIND    which broker runs: tansu or mock
+#   NH_TEST_PG_BIN        the PostgreSQL binaries folder (pgbench, psql) when it started one
 #
 # A variable that is already set is kept and its service is not started (point the tests at
 # servers of your own). Missing server programs are installed with apt-get when running as root
@@ -111,13 +112,18 @@ start_postgres() {
     return 1
   }
   # Durability settings are for a throwaway test server; the tests check behaviour, not fsync.
+  # NH_SERVICES_DURABLE=1 (make bench) keeps PostgreSQL's durable defaults, so measured commits
+  # pay for their fsync as in production.
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [[ "${NH_SERVICES_DURABLE:-0}" == 1 ]] && durability=""
   as_postgres "$bin/pg_ctl" -D "$pg_data" -l "$dir/pg/server.log" -w -t 30 \
-    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 $durability -c max_connections=300" \
     start >/dev/null || {
     cat "$dir/pg/server.log" >&2
     return 1
   }
   pg_ctl="$bin/pg_ctl"
+  export NH_TEST_PG_BIN="$bin"
   export NH_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   say "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $port"
 }

@@ -20,6 +20,7 @@ const ADAPTER_IN: &str = "hub-adapter-in";
 const ADAPTER_OUT: &str = "hub-adapter-out";
 const BOOTSTRAP: &str = "notification-hub";
 const E2E_TESTS: &str = "e2e-tests";
+const LOAD_DRIVER: &str = "hub-load";
 
 /// Every workspace crate with the workspace crates it may depend on. A crate missing here fails
 /// `every_workspace_crate_has_a_place_in_the_hexagon`, so new crates must pick a layer.
@@ -31,6 +32,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (BOOTSTRAP, &[DOMAIN, APPLICATION, ADAPTER_IN, ADAPTER_OUT]),
     // Black-box tests may drive anything; nothing may depend on them (the lists above).
     (E2E_TESTS, &[DOMAIN, APPLICATION, ADAPTER_IN, ADAPTER_OUT, BOOTSTRAP]),
+    // The load driver talks to the hub over HTTP only, like any caller.
+    (LOAD_DRIVER, &[]),
 ];
 
 /// Drivers: crates that talk to a database, a broker, a cache, the network or a mail server.

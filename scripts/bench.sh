@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# `make bench`: the performance matrix of docs/performance.md, on this machine, in one run.
+#
+#   scripts/bench.sh              embedded stack, then PostgreSQL + Redis + Kafka (started by
+#                                 scripts/test-services.sh with durable PostgreSQL settings)
+#   BENCH_STACKS=embedded scripts/bench.sh     one stack only (embedded | production)
+#   BENCH_SCALE=0.25 scripts/bench.sh          shorter runs (a quick look, not for the report)
+#
+# Builds the release binaries (notification-hub, hub-load), runs each scenario against a fresh
+# hub, keeps every result as JSON under target/bench/<run>/, and writes the tables into
+# docs/performance.md between the `bench:results` markers, with the commands that produced them.
+# Not part of `make test`: it takes about ten minutes and wants an otherwise idle machine.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CARGO="${CARGO:-cargo}"
+SCALE="${BENCH_SCALE:-1}"
+STACKS="${BENCH_STACKS:-embedded production}"
+HUB=target/release/notification-hub
+LOAD=target/release/hub-load
+OUT="${BENCH_OUT:-target/bench/$(date -u +%Y%m%dT%H%M%SZ)}"
+# Rate limits out of the way: the runs measure throughput, not the token buckets.
+UNLIMITED="PUSH=100000000/1s,EMAIL=100000000/1s,SMS=100000000/1s,KAKAO_ALIMTALK=100000000/1s,SLACK=100000000/1s,IN_APP=100000000/1s"
+
+say() { echo "bench: $*" >&2; }
+
+# Seconds scaled by BENCH_SCALE (at least 5).
+secs() { python3 -c "import sys; print(max(5, round(float(sys.argv[1]) * float(sys.argv[2]))))" "$1" "$SCALE"; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+hub_pid=""
+stop_hub() {
+  if [[ -n "$hub_pid" ]]; then
+    kill -TERM "$hub_pid" 2>/dev/null || true
+    wait "$hub_pid" 2>/dev/null || true
+    hub_pid=""
+  fi
+}
+trap stop_hub EXIT
+
+# start_hub <name> [NAME=value …]: a fresh hub on a free port with the stack's environment plus
+# the given settings; sets $url and $hub_pid.
+start_hub() {
+  local name=$1
+  shift
+  local port
+  port=$(free_port)
+  url="http://127.0.0.1:$port"
+  mkdir -p "$OUT/$name"
+  env NH_HTTP_ADDR="127.0.0.1:$port" NH_DATA_DIR="$OUT/$name/data" NH_RATE_LIMITS="$UNLIMITED" \
+    NH_LOG_FORMAT=json RUST_LOG=warn "${STACK_ENV[@]}" "$@" "$HUB" serve >"$OUT/$name/hub.log" 2>&1 &
+  hub_pid=$!
+  local deadline=$((SECONDS + 60))
+  until curl -fsS "$url/health/ready" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)) || ! kill -0 "$hub_pid" 2>/dev/null; then
+      say "hub $name did not become ready; log:"
+      tail -20 "$OUT/$name/hub.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# run <name> <command…>: runs a hub-load command, logs it to commands.txt and its output.
+run() {
+  local name=$1
+  shift
+  echo "$name: $*" >>"$OUT/commands.txt"
+  "$@" | tee -a "$OUT/$name/report.txt"
+}
+
+# Transactions committed on the whole PostgreSQL server so far (for commits/s of a run).
+pg_commits() {
+  psql "$NH_TEST_DATABASE_URL" -qAt -c "SELECT sum(xact_commit) FROM pg_stat_database"
+}
+
+# run_pg <name> <command…>: `run`, plus the PostgreSQL commits per second during it, into
+# $OUT/<name>-pg.json.
+run_pg() {
+  local name=$1 before after started=$EPOCHREALTIME
+  before=$(pg_commits)
+  run "$@"
+  after=$(pg_commits)
+  python3 -c "import json; s = float('$EPOCHREALTIME') - float('$started'); print(json.dumps({'commits': $after - $before, 'seconds': s, 'commitsPerSecond': ($after - $before) / s}))" \
+    | tee "$OUT/$name-pg.json" >&2
+}
+
+# A fresh database per hub on the production stack (same server, same settings).
+fresh_database() {
+  local name="bench_$1_$RANDOM"
+  psql "$NH_TEST_DATABASE_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $name" >/dev/null
+  echo "${NH_TEST_DATABASE_URL%/*}/$name"
+}
+
+embedded() {
+  STACK_ENV=()
+  say "embedded: start → ready (fresh data folder, migrations included)"
+  mkdir -p "$OUT/embedded-startup"
+  local port
+  port=$(free_port)
+  echo "embedded-startup: $LOAD startup --url http://127.0.0.1:$port -- $HUB serve" >>"$OUT/commands.txt"
+  NH_HTTP_ADDR="127.0.0.1:$port" NH_DATA_DIR="$OUT/embedded-startup/data" RUST_LOG=warn \
+    "$LOAD" startup --url "http://127.0.0.1:$port" --json "$OUT/embedded-startup.json" -- "$HUB" serve
+
+  say "embedded: throughput at 3,000/s offered"
+  start_hub embedded-3000
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run embedded-3000 "$LOAD" send --url "$url" --label "embedded 3000/s" --rate 3000 --duration "$(secs 20)s" \
+    --pid "$hub_pid" --json "$OUT/embedded-3000.json"
+  stop_hub
+
+  say "embedded: 1,000/s for 60 s (RSS)"
+  start_hub embedded-1000
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run embedded-1000 "$LOAD" send --url "$url" --label "embedded 1000/s" --rate 1000 --duration "$(secs 60)s" \
+    --pid "$hub_pid" --json "$OUT/embedded-1000.json"
+  stop_hub
+}
+
+# The accept transaction's inserts as a pgbench script: one notification, one delivery and one
+# outbox row in one transaction, with the hub's own tables (created by its migrations), the
+# same ids and text sizes, and the relay's NOTIFY.
+pgbench_baseline() {
+  local db clients=$1 seconds=$2
+  db=$(fresh_database pgbench)
+  NH_DATABASE_URL="$db" "$HUB" migrate >/dev/null 2>&1
+  cat >"$OUT/accept.pgbench" <<'SQL'
+\set n random(1, 9000000000000000000)
+BEGIN;
+INSERT INTO notifications (id, recipient_id, kind, priority, created_at, metadata, expires_at, skipped, scope, idempotency_key, fingerprint)
+  VALUES ('ntf_' || :n, 'load-' || (:n % 1000), 'TRANSACTIONAL', 'NORMAL', now(), NULL, NULL, '[]', 'default', 'load-' || :n, md5(:n::text) || md5(:n::text));
+INSERT INTO deliveries (id, notification_id, recipient_id, channel, target_kind, target_address, priority, status, tries, not_before, title, body, lms, created_at, updated_at)
+  VALUES ('dlv_' || :n, 'ntf_' || :n, 'load-' || (:n % 1000), 'EMAIL', 'EMAIL', 'load-1@example.com', 'NORMAL', 'PENDING', 0, now(), 'Load test', 'Load test message of run bench.', false, now(), now());
+INSERT INTO outbox (id, delivery_id, notification_id, channel, priority, attempt, created_at, next_attempt_at)
+  VALUES ('evt_' || :n, 'dlv_' || :n, 'ntf_' || :n, 'EMAIL', 'NORMAL', 1, now(), now());
+SELECT pg_notify('nh_outbox', '');
+COMMIT;
+SQL
+  local pgbench="${NH_TEST_PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench"
+  [[ -x "$pgbench" ]] || pgbench=pgbench
+  mkdir -p "$OUT/pgbench"
+  echo "pgbench: $pgbench -n -c $clients -j 2 -T $seconds -f accept.pgbench <fresh database>" >>"$OUT/commands.txt"
+  "$pgbench" -n -c "$clients" -j 2 -T "$seconds" -f "$OUT/accept.pgbench" "$db" | tee "$OUT/pgbench/report.txt" >&2
+  python3 - "$OUT/pgbench/report.txt" "$clients" >"$OUT/pgbench.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
+lat = re.search(r"latency average = ([0-9.]+) ms", text)
+print(json.dumps({"clients": int(sys.argv[2]), "tps": tps, "latencyAverageMs": float(lat.group(1)) if lat else None}))
+PY
+}
+
+production() {
+  : "${NH_TEST_DATABASE_URL:?run under scripts/test-services.sh}"
+  say "production: PostgreSQL $NH_TEST_DATABASE_URL, Redis $NH_TEST_REDIS_URL, Kafka $NH_TEST_KAFKA_BROKERS (${NH_TEST_KAFKA_KIND:-?})"
+  local base_env=(NH_REDIS_URL="$NH_TEST_REDIS_URL" NH_KAFKA_BROKERS="$NH_TEST_KAFKA_BROKERS")
+
+  say "production: throughput at 1,500/s offered"
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p1500)" NH_REDIS_KEY_PREFIX="p1500:" NH_KAFKA_TOPIC_PREFIX="p1500.")
+  start_hub production-1500
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run_pg production-1500 "$LOAD" send --url "$url" --label "production 1500/s" --rate 1500 --duration "$(secs 20)s" \
+    --pid "$hub_pid" --json "$OUT/production-1500.json"
+  stop_hub
+
+  say "production: pgbench accept baseline (16 clients = the hub's pool size)"
+  pgbench_baseline 16 "$(secs 20)"
+
+  say "production: latency at 500/s, mock vendor 0 ms"
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p500)" NH_REDIS_KEY_PREFIX="p500:" NH_KAFKA_TOPIC_PREFIX="p500.")
+  start_hub production-500
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run_pg production-500 "$LOAD" send --url "$url" --label "production 500/s" --rate 500 --duration "$(secs 30)s" \
+    --pid "$hub_pid" --readback 3000 --json "$OUT/production-500.json"
+  stop_hub
+
+  say "production: 1,000/s for 60 s (RSS)"
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p1000)" NH_REDIS_KEY_PREFIX="p1000:" NH_KAFKA_TOPIC_PREFIX="p1000.")
+  start_hub production-1000
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run_pg production-1000 "$LOAD" send --url "$url" --label "production 1000/s" --rate 1000 --duration "$(secs 60)s" \
+    --pid "$hub_pid" --json "$OUT/production-1000.json"
+  stop_hub
+
+  say "production: dispatch with NH_MOCK_VENDOR_LATENCY=100ms"
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database pslow)" NH_REDIS_KEY_PREFIX="pslow:" NH_KAFKA_TOPIC_PREFIX="pslow.")
+  start_hub production-slow-vendor NH_MOCK_VENDOR_LATENCY=100ms NH_WORKER_CONCURRENCY=256
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run_pg production-slow-vendor "$LOAD" send --url "$url" --label "production 2000/s, vendor 100 ms" --rate 2000 \
+    --duration "$(secs 15)s" --pid "$hub_pid" --readback 3000 --json "$OUT/production-slow-vendor.json"
+  stop_hub
+
+  say "production: outbox backlog drain (rows queued while no relay runs)"
+  local db backlog
+  backlog=$(python3 -c "print(max(5000, round(100000 * float('$SCALE'))))")
+  db=$(fresh_database drain)
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$db" NH_REDIS_KEY_PREFIX="drain:" NH_KAFKA_TOPIC_PREFIX="drain.")
+  start_hub production-drain-fill NH_ROLES=api
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run production-drain-fill "$LOAD" fill --url "$url" --label "outbox fill" --count "$backlog" --connections 64 \
+    --json "$OUT/production-drain-fill.json"
+  stop_hub
+  local queued
+  queued=$(psql "$db" -qAt -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+  start_hub production-drain NH_ROLES=relay
+  local started=$EPOCHREALTIME left=$queued
+  while ((left > 0)); do
+    sleep 0.2
+    left=$(psql "$db" -qAt -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+  done
+  local seconds
+  seconds=$(python3 -c "print(float('$EPOCHREALTIME') - float('$started'))")
+  stop_hub
+  echo "production-drain: NH_ROLES=relay $HUB serve, polling SELECT count(*) FROM outbox WHERE published_at IS NULL" >>"$OUT/commands.txt"
+  python3 -c "import json; print(json.dumps({'rows': $queued, 'seconds': $seconds, 'eventsPerSecond': $queued / $seconds}))" \
+    | tee "$OUT/production-drain.json" >&2
+}
+
+say "building release binaries"
+"$CARGO" build --release -q -p notification-hub -p hub-load
+mkdir -p "$OUT"
+: >"$OUT/commands.txt"
+say "results go to $OUT"
+for stack in $STACKS; do
+  case "$stack" in
+    embedded) embedded ;;
+    production)
+      if [[ -n "${NH_TEST_DATABASE_URL:-}" ]]; then
+        production
+      else
+        NH_SERVICES_DURABLE=1 BENCH_OUT="$OUT" BENCH_STACKS=production-inner scripts/test-services.sh "$0"
+      fi
+      ;;
+    production-inner) production ;;
+    *) say "unknown stack $stack (embedded | production)"; exit 2 ;;
+  esac
+done
+if [[ "$STACKS" != production-inner ]]; then
+  python3 scripts/bench_report.py "$OUT" docs/performance.md
+  say "docs/performance.md updated from $OUT"
+fi
