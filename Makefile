@@ -12,7 +12,7 @@ CARGO ?= cargo
 # Extra arguments for `make run`, e.g. `make run ARGS=--version`.
 ARGS ?=
 
-.PHONY: help fmt fmt-check lint helm-check test bench run build doc clean
+.PHONY: help fmt fmt-check lint helm-check api-fuzz test bench run build doc clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-11s %s\n", $$1, $$2 }'
@@ -29,7 +29,11 @@ lint: ## clippy on every crate, target and feature, warnings are errors
 helm-check: ## helm lint + template + schema validation of helm/notification-hub (tools go to .tools/)
 	scripts/helm-check.sh
 
-test: ## fmt-check + lint + helm-check + every test (nextest if installed) + doctests, then one summary line
+api-fuzz: ## schemathesis against the built binary: every operation and check (tools go to .tools/)
+	$(CARGO) build -p notification-hub
+	scripts/api-fuzz.sh
+
+test: ## fmt-check + lint + helm-check + api-fuzz + every test (nextest if installed) + doctests, then one summary line
 	@CARGO="$(CARGO)" scripts/test-summary.sh
 
 bench: ## the performance matrix (release build, embedded + PG/Redis/Kafka); writes docs/performance.md. Not part of test

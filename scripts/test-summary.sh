@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the steps of `make test` in order (format check, clippy, Helm chart check, tests,
-# doctests) and ends with ONE summary line:
-#   make test: OK — fmt, clippy, helm, 123 tests passed in 42s
+# Runs the steps of `make test` in order (format check, clippy, Helm chart check, build, API
+# fuzzing, tests, doctests) and ends with ONE summary line:
+#   make test: OK — fmt, clippy, helm, fuzz, 123 tests passed in 42s
 #   make test: FAILED at clippy — fmt ok (after 17s)
 # Exits non-zero when any step fails. Tests run under cargo-nextest when `cargo nextest` is
 # installed (doctests then run separately, nextest does not run them), else under `cargo test`.
@@ -53,6 +53,12 @@ step "build: $CARGO build --workspace --all-targets --all-features"
 "$CARGO" build --workspace --all-targets --all-features || fail build
 passed_steps+=(build)
 
+# Fuzzes the binary just built against its own OpenAPI document with schemathesis; installs
+# schemathesis into .tools/ on the first run only.
+step "fuzz: scripts/api-fuzz.sh"
+scripts/api-fuzz.sh || fail fuzz
+passed_steps+=(fuzz)
+
 # Output is shown live and kept in $log so the passed tests can be counted afterwards.
 tests_passed=0
 if "$CARGO" nextest --version >/dev/null 2>&1; then
@@ -78,4 +84,4 @@ n=$(strip_colour <"$log" | sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed;
 tests_passed=$((tests_passed + n))
 
 echo
-echo "make test: OK — fmt, clippy, helm, ${tests_passed} tests passed (services: ${services:-none}) in $(elapsed)"
+echo "make test: OK — fmt, clippy, helm, fuzz, ${tests_passed} tests passed (services: ${services:-none}) in $(elapsed)"

@@ -102,7 +102,6 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
         "GET /metrics",
         "GET /api/v1/admin/dlq",
         "GET /api/v1/admin/dlq/{deliveryId}",
-        "DELETE /api/v1/admin/dlq/{deliveryId}",
         "POST /api/v1/admin/dlq/{deliveryId}/replay",
         "POST /api/v1/admin/dlq/{deliveryId}/discard",
         "GET /api/v1/admin/dlq/stats",
@@ -133,6 +132,19 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     assert!(limited["headers"].get("RateLimit-Policy").is_some());
     let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"].as_array().unwrap();
     assert!(codes.contains(&json!("RATE_LIMITED")));
+}
+
+#[test]
+fn every_operation_has_its_own_operation_id() {
+    let doc: Value = serde_json::to_value(hub_adapter_in::openapi()).unwrap();
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id =
+                op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(seen.insert(id.to_owned()), "{method} {path}: operationId {id} is used twice");
+        }
+    }
 }
 
 #[test]

@@ -97,6 +97,27 @@ async fn bad_preferences_are_400_and_opting_out_of_a_mandatory_kind_is_mandatory
     api.get("/api/v1/recipients/bob/preferences").await.problem(404, "RECIPIENT_NOT_FOUND");
 }
 
+// Found by the API fuzzer (scripts/api-fuzz.sh): serde read `[null, null]` as a preference
+// entry by position and stored `SECURITY` as allowed on every channel.
+#[tokio::test]
+async fn an_array_where_the_document_has_an_object_is_400_naming_the_member() {
+    let api = Api::new();
+    api.recipient("alice", json!([{ "type": "IN_APP" }])).await;
+    let path = "/api/v1/recipients/alice/preferences";
+    api.json(Method::PUT, path, &json!({ "kinds": { "SECURITY": [null, null] } }))
+        .await
+        .invalid("kinds.SECURITY");
+    api.json(Method::PUT, path, &json!({ "quietHours": ["22:00", "08:00"] })).await.invalid("quietHours");
+    api.json(Method::PUT, "/api/v1/recipients/alice", &json!({ "channels": [["IN_APP", null]] }))
+        .await
+        .invalid("channels[0]");
+    assert_eq!(
+        api.get(path).await.ok(200),
+        json!({ "kinds": {}, "quietHours": { "start": "22:00", "end": "08:00" } }),
+        "nothing was stored"
+    );
+}
+
 #[tokio::test]
 async fn devices_register_with_201_then_200_list_and_disable_with_204() {
     let api = Api::new();

@@ -48,11 +48,17 @@ macro_rules! prefixed_id {
                 self.0
             }
 
-            /// Parses `prefix + ULID`, e.g. `ntf_01J9Z…`.
+            /// Parses `prefix + ULID`, e.g. `ntf_01J9Z…`; the ULID's letters may be in either
+            /// case.
             pub fn parse(s: &str) -> Result<Self, IdParseError> {
                 let rest = s
                     .strip_prefix($prefix)
                     .ok_or(IdParseError::WrongPrefix { expected: $prefix })?;
+                // 26 base-32 digits hold 130 bits, a ULID 128: a first digit above 7 overflows,
+                // and the `ulid` crate would drop the top bits, so `…8ZZ…` would alias `…0ZZ…`.
+                if rest.as_bytes().first().is_some_and(|b| *b > b'7') {
+                    return Err(IdParseError::InvalidUlid { prefix: $prefix });
+                }
                 Ulid::from_string(rest)
                     .map(Self)
                     .map_err(|_| IdParseError::InvalidUlid { prefix: $prefix })
@@ -152,6 +158,29 @@ mod tests {
     fn id_with_garbage_after_prefix_is_rejected() {
         assert_eq!(JobId::parse("job_not-a-ulid"), Err(IdParseError::InvalidUlid { prefix: "job_" }));
         assert!(TemplateId::parse("tpl_").is_err());
+    }
+
+    #[test]
+    fn a_ulid_over_128_bits_is_rejected_rather_than_aliasing_a_smaller_one() {
+        let largest = NotificationId::parse("ntf_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+        assert_eq!(largest.ulid().0, u128::MAX);
+        for text in [
+            "ntf_8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "ntf_Z0000000000000000000000000",
+            "ntf_z0000000000000000000000000",
+        ] {
+            assert_eq!(
+                NotificationId::parse(text),
+                Err(IdParseError::InvalidUlid { prefix: "ntf_" }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn ulid_letters_are_read_in_either_case() {
+        let id = NotificationId::from_parts(1_700_000_000_000, 42);
+        assert_eq!(NotificationId::parse(&id.to_string().to_lowercase()), Ok(id));
     }
 
     #[test]

@@ -38,6 +38,7 @@ const IN_FLIGHT_RETRY_AFTER: u64 = 5;
 #[utoipa::path(
     post,
     path = "/api/v1/callbacks/{vendor}",
+    operation_id = "receiveCallback",
     tag = "callbacks",
     params(
         ("vendor" = String, Path, description = "The vendor, as named in `NH_CALLBACK_SECRETS`"),

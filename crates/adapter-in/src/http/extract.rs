@@ -14,6 +14,8 @@ use serde_json::Value;
 use super::HttpState;
 use super::error::ApiError;
 
+mod objects;
+
 /// The name of the idempotency header.
 pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -42,7 +44,7 @@ impl<T: DeserializeOwned> FromRequest<HttpState> for ApiJson<T> {
             }
         })?;
         let value: Value = serde_json::from_slice(&bytes).map_err(ApiError::malformed_json)?;
-        // Serde would read a struct from an array, by position; every body here is an object.
+        // `from_value` refuses arrays as structs too; the body itself gets a plainer message.
         if !value.is_object() {
             return Err(ApiError::validation("", "the request body must be a JSON object"));
         }
@@ -61,9 +63,10 @@ fn is_json(headers: &HeaderMap) -> bool {
         || essence.strip_prefix("application/").is_some_and(|sub| sub.ends_with("+json") && sub.len() > 5)
 }
 
-/// Deserializes a DTO from parsed JSON, naming the offending field on failure.
+/// Deserializes a DTO from parsed JSON, naming the offending field on failure. Structs are
+/// read from JSON objects only (see [`objects`]), never from arrays by position.
 pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
+    serde_path_to_error::deserialize(objects::ObjectsOnly(value)).map_err(|error| {
         let message = error.inner().to_string();
         let field = field_of(&error.path().to_string(), &message);
         ApiError::validation(field, tidy(&message))

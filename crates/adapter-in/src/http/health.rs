@@ -11,6 +11,7 @@ use super::dto::health::{DependencyDto, Health, ReadinessDto, StatusDto};
 #[utoipa::path(
     get,
     path = "/health/live",
+    operation_id = "live",
     tag = "health",
     responses((status = 200, description = "Always UP while the process serves requests.", body = StatusDto))
 )]
@@ -22,6 +23,7 @@ pub(crate) async fn live() -> Json<StatusDto> {
 #[utoipa::path(
     get,
     path = "/health/ready",
+    operation_id = "ready",
     tag = "health",
     responses(
         (status = 200, description = "Every dependency is UP.", body = ReadinessDto),
@@ -47,6 +49,7 @@ pub(crate) async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<R
 #[utoipa::path(
     get,
     path = "/health/startup",
+    operation_id = "startup",
     tag = "health",
     responses(
         (status = 200, description = "Start-up is done.", body = StatusDto),

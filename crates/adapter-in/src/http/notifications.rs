@@ -10,6 +10,7 @@ use hub_domain::NotificationId;
 use hub_domain::idempotency::Fingerprint;
 
 use super::HttpState;
+use super::dto::formats;
 use super::dto::notifications::{ListNotificationsQuery, SendNotificationRequest};
 use super::dto::views::{CancelledDto, NotificationDto, NotificationPageDto, SendReceiptDto};
 use super::error::ApiError;
@@ -23,9 +24,10 @@ pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idem
 #[utoipa::path(
     post,
     path = "/api/v1/notifications",
+    operation_id = "sendNotification",
     tag = "notifications",
     params(
-        ("Idempotency-Key" = String, Header,
+        ("Idempotency-Key" = formats::IdempotencyKey, Header,
             description = "1–255 characters, a quoted sf-string or a bare token; scoped per caller"),
     ),
     request_body = SendNotificationRequest,
@@ -87,8 +89,9 @@ fn render_outcome(outcome: &SendOutcome) -> Response {
 #[utoipa::path(
     get,
     path = "/api/v1/notifications/{id}",
+    operation_id = "getNotification",
     tag = "notifications",
-    params(("id" = String, Path, description = "Notification id (`ntf_…`)")),
+    params(("id" = formats::NotificationId, Path, description = "Notification id (`ntf_…`)")),
     responses(
         (status = 200, description = "The notification.", body = NotificationDto),
         (status = 400, response = r::BadRequest),
@@ -110,6 +113,7 @@ pub(crate) async fn get(
 #[utoipa::path(
     get,
     path = "/api/v1/notifications",
+    operation_id = "listNotifications",
     tag = "notifications",
     params(ListNotificationsQuery),
     responses(
@@ -131,8 +135,9 @@ pub(crate) async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/notifications/{id}/cancel",
+    operation_id = "cancelNotification",
     tag = "notifications",
-    params(("id" = String, Path, description = "Notification id (`ntf_…`)")),
+    params(("id" = formats::NotificationId, Path, description = "Notification id (`ntf_…`)")),
     responses(
         (status = 200, description = "The notification after the cancel, with `cancelled`.", body = CancelledDto),
         (status = 400, response = r::BadRequest),

@@ -8,6 +8,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 
+use super::dto::formats;
 use super::error::Problem;
 use super::{callbacks, health, metrics, notifications, recipients, templates};
 
@@ -47,7 +48,12 @@ use super::{callbacks, health, metrics, notifications, recipients, templates};
         serve,
     ),
     components(
-        schemas(Problem),
+        // The text formats are named in parameters, which utoipa does not collect schemas from.
+        schemas(
+            Problem, formats::NotificationId, formats::DeliveryId, formats::TemplateId, formats::DeviceId,
+            formats::JobId, formats::RecipientId, formats::DeviceToken, formats::TemplateKey, formats::Locale,
+            formats::IdempotencyKey,
+        ),
         responses(
             responses::BadRequest,
             responses::SendBadRequest,
@@ -100,6 +106,7 @@ fn document() -> &'static [u8] {
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
+    operation_id = "getOpenApi",
     tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json",
         body = Object))

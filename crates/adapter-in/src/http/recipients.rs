@@ -7,6 +7,7 @@ use hub_application::ports::{DeviceRegistration, PutOutcome};
 use hub_domain::{DeviceId, RecipientId};
 
 use super::HttpState;
+use super::dto::formats;
 use super::dto::recipients::{
     DeviceDto, DeviceListDto, PreferencesDto, PreferencesRequest, PutRecipientRequest, RecipientDto,
     RegisterDeviceRequest,
@@ -23,8 +24,10 @@ fn recipient_id(raw: &str) -> Result<RecipientId, ApiError> {
 #[utoipa::path(
     put,
     path = "/api/v1/recipients/{id}",
+    operation_id = "putRecipient",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id (1–128 characters, no whitespace or `/`)")),
+    params(("id" = formats::RecipientId, Path,
+        description = "Recipient id (1–128 characters, no whitespace or `/`)")),
     request_body = PutRecipientRequest,
     responses(
         (status = 201, description = "Created.", body = RecipientDto),
@@ -54,8 +57,9 @@ pub(crate) async fn put(
 #[utoipa::path(
     get,
     path = "/api/v1/recipients/{id}",
+    operation_id = "getRecipient",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     responses(
         (status = 200, description = "The recipient.", body = RecipientDto),
         (status = 400, response = r::BadRequest),
@@ -76,8 +80,9 @@ pub(crate) async fn get(
 #[utoipa::path(
     delete,
     path = "/api/v1/recipients/{id}",
+    operation_id = "deleteRecipient",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     responses(
         (status = 204, description = "Erased."),
         (status = 400, response = r::BadRequest),
@@ -98,8 +103,9 @@ pub(crate) async fn delete(
 #[utoipa::path(
     get,
     path = "/api/v1/recipients/{id}/preferences",
+    operation_id = "getPreferences",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     responses(
         (status = 200, description = "The preferences.", body = PreferencesDto),
         (status = 400, response = r::BadRequest),
@@ -120,8 +126,9 @@ pub(crate) async fn get_preferences(
 #[utoipa::path(
     put,
     path = "/api/v1/recipients/{id}/preferences",
+    operation_id = "putPreferences",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     request_body = PreferencesRequest,
     responses(
         (status = 200, description = "The stored preferences.", body = PreferencesDto),
@@ -147,8 +154,9 @@ pub(crate) async fn put_preferences(
 #[utoipa::path(
     post,
     path = "/api/v1/recipients/{id}/devices",
+    operation_id = "registerDevice",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     request_body = RegisterDeviceRequest,
     responses(
         (status = 201, description = "A new token.", body = DeviceDto),
@@ -180,8 +188,9 @@ pub(crate) async fn register_device(
 #[utoipa::path(
     get,
     path = "/api/v1/recipients/{id}/devices",
+    operation_id = "listDevices",
     tag = "recipients",
-    params(("id" = String, Path, description = "Recipient id")),
+    params(("id" = formats::RecipientId, Path, description = "Recipient id")),
     responses(
         (status = 200, description = "The devices.", body = DeviceListDto),
         (status = 400, response = r::BadRequest),
@@ -202,10 +211,11 @@ pub(crate) async fn list_devices(
 #[utoipa::path(
     delete,
     path = "/api/v1/recipients/{id}/devices/{deviceId}",
+    operation_id = "disableDevice",
     tag = "recipients",
     params(
-        ("id" = String, Path, description = "Recipient id"),
-        ("deviceId" = String, Path, description = "Device id (`dev_…`)"),
+        ("id" = formats::RecipientId, Path, description = "Recipient id"),
+        ("deviceId" = formats::DeviceId, Path, description = "Device id (`dev_…`)"),
     ),
     responses(
         (status = 204, description = "Disabled."),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use hub_domain::{Channel, TemplateId};
 
 use super::HttpState;
+use super::dto::formats;
 use super::dto::templates::{
     CreateTemplateRequest, SearchTemplatesQuery, TemplateDto, TemplateListDto, TemplateVersionsDto,
     UpdateTemplateRequest,
@@ -24,6 +25,7 @@ fn template_id(raw: &str) -> Result<TemplateId, ApiError> {
 #[utoipa::path(
     post,
     path = "/api/v1/templates",
+    operation_id = "createTemplate",
     tag = "templates",
     request_body = CreateTemplateRequest,
     responses(
@@ -53,6 +55,7 @@ pub(crate) async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/templates",
+    operation_id = "searchTemplates",
     tag = "templates",
     params(SearchTemplatesQuery),
     responses(
@@ -75,8 +78,9 @@ pub(crate) async fn search(
 #[utoipa::path(
     get,
     path = "/api/v1/templates/{id}",
+    operation_id = "getTemplate",
     tag = "templates",
-    params(("id" = String, Path, description = "Template id (`tpl_…`)")),
+    params(("id" = formats::TemplateId, Path, description = "Template id (`tpl_…`)")),
     responses(
         (status = 200, description = "The template.", body = TemplateDto),
         (status = 400, response = r::BadRequest),
@@ -97,8 +101,9 @@ pub(crate) async fn get(
 #[utoipa::path(
     put,
     path = "/api/v1/templates/{id}",
+    operation_id = "updateTemplate",
     tag = "templates",
-    params(("id" = String, Path, description = "Template id (`tpl_…`)")),
+    params(("id" = formats::TemplateId, Path, description = "Template id (`tpl_…`)")),
     request_body = UpdateTemplateRequest,
     responses(
         (status = 200, description = "The new version.", body = TemplateDto),
@@ -124,8 +129,9 @@ pub(crate) async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/templates/{id}",
+    operation_id = "deleteTemplate",
     tag = "templates",
-    params(("id" = String, Path, description = "Template id (`tpl_…`)")),
+    params(("id" = formats::TemplateId, Path, description = "Template id (`tpl_…`)")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, response = r::BadRequest),
@@ -146,8 +152,9 @@ pub(crate) async fn delete(
 #[utoipa::path(
     get,
     path = "/api/v1/templates/{id}/versions",
+    operation_id = "listTemplateVersions",
     tag = "templates",
-    params(("id" = String, Path, description = "Template id (`tpl_…`)")),
+    params(("id" = formats::TemplateId, Path, description = "Template id (`tpl_…`)")),
     responses(
         (status = 200, description = "The versions.", body = TemplateVersionsDto),
         (status = 400, response = r::BadRequest),

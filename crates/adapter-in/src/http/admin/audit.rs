@@ -15,6 +15,7 @@ use crate::http::openapi::responses as r;
 #[utoipa::path(
     get,
     path = "/api/v1/admin/audit",
+    operation_id = "listAudit",
     tag = "admin",
     security(("adminToken" = [])),
     params(AuditQuery),

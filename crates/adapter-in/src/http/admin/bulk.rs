@@ -14,6 +14,7 @@ use super::dto::BulkRequest;
 use super::openapi::responses as ar;
 use super::views::{BulkAnswer, BulkDryRunDto, BulkExecutingDto, BulkJobDto};
 use crate::http::HttpState;
+use crate::http::dto::formats;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, path_id};
 use crate::http::openapi::responses as r;
@@ -22,6 +23,7 @@ use crate::http::openapi::responses as r;
 #[utoipa::path(
     post,
     path = "/api/v1/admin/dlq/bulk-replay",
+    operation_id = "bulkReplay",
     tag = "admin",
     security(("adminToken" = [])),
     request_body = BulkRequest,
@@ -50,6 +52,7 @@ pub(crate) async fn bulk_replay(
 #[utoipa::path(
     post,
     path = "/api/v1/admin/dlq/bulk-discard",
+    operation_id = "bulkDiscard",
     tag = "admin",
     security(("adminToken" = [])),
     request_body = BulkRequest,
@@ -99,9 +102,10 @@ async fn run(
 #[utoipa::path(
     get,
     path = "/api/v1/admin/dlq/bulk-jobs/{jobId}",
+    operation_id = "getBulkJob",
     tag = "admin",
     security(("adminToken" = [])),
-    params(("jobId" = String, Path, description = "Job id (`job_…`)")),
+    params(("jobId" = formats::JobId, Path, description = "Job id (`job_…`)")),
     responses(
         (status = 200, description = "The job.", body = BulkJobDto),
         (status = 400, response = r::BadRequest),

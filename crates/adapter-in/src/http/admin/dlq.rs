@@ -13,6 +13,7 @@ use super::dto::{DiscardRequest, DlqListQuery, DlqStatsQuery};
 use super::openapi::responses as ar;
 use super::views::{DlqItemDto, DlqPageDto, DlqStatsDto};
 use crate::http::HttpState;
+use crate::http::dto::formats;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, path_id};
 use crate::http::openapi::responses as r;
@@ -21,6 +22,7 @@ use crate::http::openapi::responses as r;
 #[utoipa::path(
     get,
     path = "/api/v1/admin/dlq",
+    operation_id = "listDlq",
     tag = "admin",
     security(("adminToken" = [])),
     params(DlqListQuery),
@@ -44,12 +46,16 @@ pub(crate) async fn list(
 
 /// One delivery with its content, every try, its error class, the tries allowed and its topic
 /// (any status, so an operator can follow a replay).
+///
+/// DLQ items are never hard-deleted: DELETE, like any method but GET, answers 405
+/// METHOD_NOT_ALLOWED with `Allow: GET`; replay or discard them instead.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/dlq/{deliveryId}",
+    operation_id = "getDlqItem",
     tag = "admin",
     security(("adminToken" = [])),
-    params(("deliveryId" = String, Path, description = "Delivery id (`dlv_…`)")),
+    params(("deliveryId" = formats::DeliveryId, Path, description = "Delivery id (`dlv_…`)")),
     responses(
         (status = 200, description = "The delivery.", body = DlqItemDto),
         (status = 400, response = r::BadRequest),
@@ -69,19 +75,9 @@ pub(crate) async fn detail(
     Ok(Json(DlqItemDto::from(&item)))
 }
 
-/// Nothing is ever hard-deleted: DELETE (and any other method but GET) answers 405.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/admin/dlq/{deliveryId}",
-    tag = "admin",
-    security(("adminToken" = [])),
-    params(("deliveryId" = String, Path, description = "Delivery id (`dlv_…`)")),
-    responses(
-        (status = 401, response = ar::Unauthorized),
-        (status = 405, response = ar::NoDelete),
-        (status = 429, response = ar::AdminRateLimited),
-    )
-)]
+/// Nothing is ever hard-deleted: DELETE (and any other method but GET) answers 405 with
+/// `Allow: GET`. Not an operation of the OpenAPI document: a method that is never allowed is no
+/// operation, and the document's methods are what `Allow` must list (the API fuzzer checks both).
 pub(crate) async fn not_allowed() -> Response {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
@@ -95,9 +91,10 @@ pub(crate) async fn not_allowed() -> Response {
 #[utoipa::path(
     post,
     path = "/api/v1/admin/dlq/{deliveryId}/replay",
+    operation_id = "replayDlqItem",
     tag = "admin",
     security(("adminToken" = [])),
-    params(("deliveryId" = String, Path, description = "Delivery id (`dlv_…`)")),
+    params(("deliveryId" = formats::DeliveryId, Path, description = "Delivery id (`dlv_…`)")),
     responses(
         (status = 200, description = "The delivery, now PENDING with its try count reset.", body = DlqItemDto),
         (status = 400, response = r::BadRequest),
@@ -124,9 +121,10 @@ pub(crate) async fn replay(
 #[utoipa::path(
     post,
     path = "/api/v1/admin/dlq/{deliveryId}/discard",
+    operation_id = "discardDlqItem",
     tag = "admin",
     security(("adminToken" = [])),
-    params(("deliveryId" = String, Path, description = "Delivery id (`dlv_…`)")),
+    params(("deliveryId" = formats::DeliveryId, Path, description = "Delivery id (`dlv_…`)")),
     request_body = DiscardRequest,
     responses(
         (status = 200, description = "The delivery, now DISCARDED with the reason.", body = DlqItemDto),
@@ -156,6 +154,7 @@ pub(crate) async fn discard(
 #[utoipa::path(
     get,
     path = "/api/v1/admin/dlq/stats",
+    operation_id = "getDlqStats",
     tag = "admin",
     security(("adminToken" = [])),
     params(DlqStatsQuery),

@@ -156,7 +156,12 @@ impl AuditQuery {
 #[schema(as = DiscardRequest)]
 pub(crate) struct DiscardRequest {
     /// Why the delivery is given up (non-blank; kept on the delivery and in the audit trail).
-    #[schema(min_length = 1, example = "address no longer exists")]
+    // The pattern asks for one character that is not Unicode White_Space (what `str::trim` cuts).
+    #[schema(
+        min_length = 1,
+        pattern = r"[^\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+        example = "address no longer exists"
+    )]
     pub(crate) reason: String,
 }
 

@@ -17,7 +17,6 @@ use super::{audit, bulk, dlq};
     paths(
         dlq::list,
         dlq::detail,
-        dlq::not_allowed,
         dlq::replay,
         dlq::discard,
         dlq::stats,
@@ -38,7 +37,6 @@ use super::{audit, bulk, dlq};
             responses::DeliveryNotFound,
             responses::IllegalDlqOperation,
             responses::JobNotFound,
-            responses::NoDelete,
             responses::BulkDiscardBadRequest,
         )
     ),
@@ -98,8 +96,6 @@ pub(crate) mod responses {
         DeliveryNotFound => "DELIVERY_NOT_FOUND.";
         IllegalDlqOperation => "ILLEGAL_DLQ_OPERATION: only EXHAUSTED deliveries can be replayed or discarded.";
         JobNotFound => "JOB_NOT_FOUND.";
-        NoDelete => "METHOD_NOT_ALLOWED: DLQ items are never hard-deleted; replay or discard them."
-            ["Allow" => "`GET`"];
         BulkDiscardBadRequest => "VALIDATION_FAILED (with `field`; `reason` when it is missing or blank, \
             `from` when it is not before `to`) or MALFORMED_JSON.";
     }

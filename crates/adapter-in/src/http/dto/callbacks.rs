@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::enums as wire;
+use super::formats;
 use crate::http::error::ApiError;
 
 /// What the vendor reports (SPEC §5.5).
@@ -39,14 +40,15 @@ impl From<ReceiptStatus> for DomainReceiptStatus {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CallbackRequest {
     /// Our delivery id (`dlv_…`).
-    #[schema(example = "dlv_01KF0C9F4G0000000000000002")]
+    #[schema(value_type = Option<formats::DeliveryId>)]
     delivery_id: Option<String>,
     /// The vendor's message id, as returned when the message was handed over.
-    #[schema(example = "mock-01KF0C9F4G0000000000000002")]
+    #[schema(min_length = 1, example = "mock-01KF0C9F4G0000000000000002")]
     vendor_message_id: Option<String>,
     /// What happened.
     status: ReceiptStatus,
-    /// The vendor's reason text (recorded on the try for failures).
+    /// The vendor's reason text (recorded on the try for failures), at most 1000 characters.
+    #[schema(max_length = 1000)]
     reason: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod callbacks;
 pub(crate) mod enums;
+pub(crate) mod formats;
 pub(crate) mod health;
 pub(crate) mod notifications;
 pub(crate) mod recipients;

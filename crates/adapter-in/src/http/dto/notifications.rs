@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::enums as wire;
+use super::formats;
 use crate::http::error::ApiError;
 use crate::http::extract::param;
 
@@ -20,7 +21,7 @@ use crate::http::extract::param;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct SendNotificationRequest {
     /// The recipient's id (1–128 characters).
-    #[schema(min_length = 1, max_length = 128, example = "user-42")]
+    #[schema(value_type = formats::RecipientId)]
     recipient_id: String,
     /// What the notification is about.
     kind: wire::Kind,
@@ -31,12 +32,13 @@ pub(crate) struct SendNotificationRequest {
     #[schema(max_length = 4000)]
     body: Option<String>,
     /// Template key (`order.shipped`); exactly one of `body` and `templateKey`.
-    #[schema(example = "order.shipped")]
+    #[schema(value_type = Option<formats::TemplateKey>)]
     template_key: Option<String>,
     /// Template variables: strings, numbers and booleans; only with `templateKey`.
     #[schema(value_type = Option<HashMap<String, PayloadScalar>>)]
     payload: Option<Map<String, Value>>,
-    /// Restrict to these channels.
+    /// Restrict to these channels (at least one when given).
+    #[schema(min_items = 1)]
     channels: Option<Vec<wire::Channel>>,
     /// Not before this instant (RFC 3339).
     send_at: Option<DateTime<Utc>>,
@@ -128,6 +130,7 @@ fn payload(values: Map<String, Value>) -> Result<Payload, ApiError> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListNotificationsQuery {
     /// Only this recipient's notifications.
+    #[param(value_type = Option<formats::RecipientId>)]
     recipient_id: Option<String>,
     /// Only this kind.
     #[param(value_type = Option<wire::Kind>)]

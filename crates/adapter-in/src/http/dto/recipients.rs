@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::enums as wire;
+use super::formats;
 use crate::http::error::ApiError;
 
 /// One entry of a recipient's channel list.
@@ -31,7 +32,7 @@ pub(crate) struct PutRecipientRequest {
     /// The channel list, one entry per channel.
     channels: Vec<ContactRequest>,
     /// BCP-47 locale (default from configuration).
-    #[schema(example = "ko-kr")]
+    #[schema(value_type = Option<formats::Locale>)]
     locale: Option<String>,
     /// IANA timezone (default from configuration).
     #[schema(example = "Asia/Seoul")]
@@ -256,6 +257,6 @@ pub(crate) struct RegisterDeviceRequest {
     /// The platform.
     pub(crate) platform: wire::Platform,
     /// The vendor token, 32–4096 characters.
-    #[schema(min_length = 32, max_length = 4096)]
+    #[schema(value_type = formats::DeviceToken)]
     pub(crate) token: String,
 }

@@ -8,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::enums as wire;
+use super::formats;
 
 /// `POST /api/v1/templates`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CreateTemplateRequest {
     /// Dotted key, `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`.
-    #[schema(example = "order.shipped")]
+    #[schema(value_type = formats::TemplateKey)]
     key: String,
     /// BCP-47 locale.
-    #[schema(example = "en")]
+    #[schema(value_type = formats::Locale)]
     locale: String,
     /// The channel it renders for.
     channel: wire::Channel,
@@ -157,10 +158,12 @@ impl TemplateVersionsDto {
 #[into_params(parameter_in = Query)]
 pub(crate) struct SearchTemplatesQuery {
     /// Only this key.
+    #[param(value_type = Option<formats::TemplateKey>)]
     pub(crate) key: Option<String>,
     /// Only this channel.
     #[param(value_type = Option<wire::Channel>)]
     pub(crate) channel: Option<String>,
     /// Only this locale.
+    #[param(value_type = Option<formats::Locale>)]
     pub(crate) locale: Option<String>,
 }
