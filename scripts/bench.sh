@@ -5,6 +5,7 @@
 #                                 scripts/test-services.sh with durable PostgreSQL settings)
 #   BENCH_STACKS=embedded scripts/bench.sh     one stack only (embedded | production)
 #   BENCH_SCALE=0.25 scripts/bench.sh          shorter runs (a quick look, not for the report)
+#   BENCH_NO_BUILD=1 scripts/bench.sh          use the release binaries already in target/release
 #
 # Builds the release binaries (notification-hub, hub-load), runs each scenario against a fresh
 # hub, keeps every result as JSON under target/bench/<run>/, and writes the tables into
@@ -51,6 +52,8 @@ start_hub() {
   port=$(free_port)
   url="http://127.0.0.1:$port"
   mkdir -p "$OUT/$name"
+  echo "$name: hub: ${STACK_ENV[*]} $* $HUB serve (plus NH_RATE_LIMITS with every channel at 100000000/1s)" \
+    | sed -E 's#(postgres|redis)://[^ ]*#<\1 url>#g' >>"$OUT/commands.txt"
   env NH_HTTP_ADDR="127.0.0.1:$port" NH_DATA_DIR="$OUT/$name/data" NH_RATE_LIMITS="$UNLIMITED" \
     NH_LOG_FORMAT=json RUST_LOG=warn "${STACK_ENV[@]}" "$@" "$HUB" serve >"$OUT/$name/hub.log" 2>&1 &
   hub_pid=$!
@@ -220,10 +223,14 @@ production() {
     | tee "$OUT/production-drain.json" >&2
 }
 
-say "building release binaries"
-"$CARGO" build --release -q -p notification-hub -p hub-load
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+  say "building release binaries"
+  "$CARGO" build --release -q -p notification-hub -p hub-load
+fi
 mkdir -p "$OUT"
-: >"$OUT/commands.txt"
+# The production stack runs in a second invocation of this script (under test-services.sh)
+# that adds to the same results folder.
+[[ "$STACKS" == production-inner ]] || : >"$OUT/commands.txt"
 say "results go to $OUT"
 for stack in $STACKS; do
   case "$stack" in
