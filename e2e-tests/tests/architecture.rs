@@ -43,6 +43,10 @@ const DRIVERS: &[&str] = &["sqlx", "axum", "rdkafka", "redis", "reqwest", "hyper
 const FORBIDDEN_IN_DOMAIN: &[&str] =
     &["tokio", "sqlx", "axum", "rdkafka", "redis", "reqwest", "hyper", "tower", "lettre"];
 
+/// Trace export (ADR 0026) is wiring: OpenTelemetry is seen by bootstrap only; the HTTP adapter
+/// reaches it through its `TraceExport` trait. `opentelemetry` covers `opentelemetry-otlp`…
+const TRACE_EXPORT: &[&str] = &["opentelemetry", "opentelemetry_sdk", "tracing-opentelemetry"];
+
 /// A dependency graph of packages, reduced to what the rules need.
 #[derive(Debug, Default)]
 struct Graph {
@@ -257,6 +261,15 @@ fn bootstrap_may_depend_on_every_layer_but_not_on_the_tests() {
         "test code never ships",
         is_other_workspace_crate_than_allowed(BOOTSTRAP),
     );
+}
+
+#[test]
+fn only_bootstrap_depends_on_opentelemetry() {
+    for crate_name in [DOMAIN, APPLICATION, ADAPTER_IN, ADAPTER_OUT] {
+        assert_no_violations(crate_name, "trace export is wired in bootstrap (ADR 0026)", |dep| {
+            in_family(dep, TRACE_EXPORT)
+        });
+    }
 }
 
 // The checks above pass on a clean workspace; these prove they can fail, on a hand-made graph.

@@ -68,6 +68,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where and as what spans are exported over OTLP/HTTP (ADR 0026).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtelExport {
+    /// The collector's traces URL: `otel_endpoint` with `/v1/traces` appended.
+    pub traces_url: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
 /// The effective, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -121,6 +130,8 @@ pub struct Config {
     pub slack_aliases: BTreeMap<String, String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// OpenTelemetry trace export (`None` = off: no exporter, no background thread).
+    pub otel: Option<OtelExport>,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
     /// Idempotency retention.
@@ -290,6 +301,8 @@ impl Config {
         if bulk_job_lease < Duration::from_secs(1) {
             return Err(error("bulk_job_lease", "must be at least 1s"));
         }
+        let service_name =
+            opt("otel_service_name").ok_or_else(|| error("otel_service_name", "must not be empty"))?;
         Ok(Config {
             http_addr,
             store,
@@ -324,6 +337,8 @@ impl Config {
                 "json" => LogFormat::Json,
                 _ => return Err(error("log_format", "must be text or json")),
             },
+            otel: parse_otel_endpoint(&get("otel_endpoint"))?
+                .map(|traces_url| OtelExport { traces_url, service_name }),
             shutdown_grace: duration("shutdown_grace")?,
             idempotency_retention: duration("idempotency_retention")?,
             worker_concurrency,
@@ -381,6 +396,29 @@ fn parse_networks(text: &str) -> Result<Vec<IpNet>, ConfigError> {
                 })
         })
         .collect()
+}
+
+/// `NH_OTEL_ENDPOINT`: empty (no export) or the `http://` / `https://` base URL of an OTLP/HTTP
+/// collector, optionally with a path prefix; returns its traces URL (`…/v1/traces`).
+fn parse_otel_endpoint(text: &str) -> Result<Option<String>, ConfigError> {
+    const KEY: &str = "otel_endpoint";
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let expected =
+        "must be the http:// or https:// base URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318";
+    let uri = text.parse::<axum::http::Uri>().map_err(|_| error(KEY, expected))?;
+    let scheme_ok =
+        uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if !scheme_ok || !host_ok || uri.query().is_some() || text.contains('#') {
+        return Err(error(KEY, expected));
+    }
+    let base = text.trim_end_matches('/');
+    if base.ends_with("/v1/traces") {
+        return Err(error(KEY, "give the collector's base URL; /v1/traces is appended"));
+    }
+    Ok(Some(format!("{base}/v1/traces")))
 }
 
 fn mask_secret(key: &str, value: &str) -> String {

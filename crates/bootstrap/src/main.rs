@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use notification_hub::config::Config;
+use notification_hub::telemetry;
 
 /// Multi-channel notification hub.
 #[derive(Debug, Parser)]
@@ -66,7 +67,13 @@ type Job = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>
 /// Starts logging and the async runtime, runs `job`, and turns its error into exit code 1.
 #[allow(clippy::print_stderr)]
 fn run(config: Config, job: impl FnOnce(Config) -> Job) -> ExitCode {
-    notification_hub::telemetry::init(config.log_format);
+    let telemetry = match telemetry::init(&config) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("notification-hub: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -74,12 +81,17 @@ fn run(config: Config, job: impl FnOnce(Config) -> Job) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(job(config)) {
+    let code = match runtime.block_on(job(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "notification-hub failed");
             eprintln!("notification-hub: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // After the drain (or the failure) and outside the runtime, where blocking is fine: the
+    // spans of the last seconds are sent before the process ends (ADR 0026).
+    drop(runtime);
+    telemetry.shutdown(telemetry::FLUSH_TIMEOUT);
+    code
 }

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::backends::Backends;
 use crate::config::Config;
-use crate::runtime;
+use crate::{runtime, telemetry};
 
 /// Dispatches a worker may hold before its lease ends: the mock latency plus a margin.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
@@ -105,13 +105,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("NH_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
-    let state = HttpState::new(app.clone())
+    let mut state = HttpState::new(app.clone())
         .with_admin(&AdminSettings {
             token: config.admin_token.clone(),
             rate_limit: config.admin_rate_limit,
             trusted_proxies: config.trusted_proxies.clone(),
         })
         .with_callback_secrets(config.callback_secrets.clone());
+    if let Some(export) = telemetry::trace_export(&config) {
+        // Request spans become exported spans in the caller's trace, with the ids they log.
+        state = state.with_trace_export(export);
+    }
     state.mark_started();
     if config.roles.api {
         spawn_admin_limit_sweeper(state.clone(), &token, &tasks);

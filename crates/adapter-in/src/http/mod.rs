@@ -33,6 +33,7 @@ pub use admin::{ADMIN_ACTOR, AdminSettings};
 pub use callbacks::CALLBACK_BODY_LIMIT;
 pub use openapi::openapi;
 pub use router::{probes_router, router};
+pub use trace::{CallerTrace, TraceExport, TraceIds};
 
 /// The caller scope of idempotency keys until API keys exist (SPEC §8a).
 pub const DEFAULT_SCOPE: &str = "default";
@@ -49,6 +50,7 @@ pub struct HttpState {
     body_limit: usize,
     admin: admin::AdminState,
     callback_secrets: Arc<webhooks::CallbackSecrets>,
+    trace_export: Option<Arc<dyn TraceExport>>,
 }
 
 impl HttpState {
@@ -61,6 +63,7 @@ impl HttpState {
             body_limit: DEFAULT_BODY_LIMIT,
             admin: admin::AdminState::new(&AdminSettings::default()),
             callback_secrets: Arc::default(),
+            trace_export: None,
         }
     }
 
@@ -95,6 +98,13 @@ impl HttpState {
     /// without a usable secret has every callback refused (401). None by default.
     pub fn with_callback_secrets(mut self, secrets: BTreeMap<String, SecretString>) -> Self {
         self.callback_secrets = Arc::new(webhooks::CallbackSecrets::new(secrets));
+        self
+    }
+
+    /// Exports every `request` span through `export`, whose ids the request logs then carry
+    /// (bootstrap's OpenTelemetry export, ADR 0026). None by default: the ids are made here.
+    pub fn with_trace_export(mut self, export: Arc<dyn TraceExport>) -> Self {
+        self.trace_export = Some(export);
         self
     }
 
@@ -133,6 +143,10 @@ impl HttpState {
 
     pub(crate) fn admin(&self) -> &admin::AdminState {
         &self.admin
+    }
+
+    pub(crate) fn trace_export(&self) -> Option<&dyn TraceExport> {
+        self.trace_export.as_deref()
     }
 
     pub(crate) fn callback_secrets(&self) -> &webhooks::CallbackSecrets {

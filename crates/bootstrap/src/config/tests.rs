@@ -84,6 +84,13 @@ fn a_bad_value_fails_naming_its_key() {
         ("NH_TRUSTED_PROXIES", "10.0.0.0/33"),
         ("NH_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"),
         ("NH_BULK_JOB_LEASE", "500ms"),
+        ("NH_OTEL_ENDPOINT", "otel-collector:4318"),
+        ("NH_OTEL_ENDPOINT", "grpc://otel-collector:4317"),
+        ("NH_OTEL_ENDPOINT", "http://"),
+        ("NH_OTEL_ENDPOINT", "http://otel-collector:4318/v1/traces"),
+        ("NH_OTEL_ENDPOINT", "http://otel-collector:4318/?tenant=a"),
+        ("NH_OTEL_ENDPOINT", "http://otel collector:4318"),
+        ("NH_OTEL_SERVICE_NAME", " "),
     ] {
         let err = load_with(&[(key, value)]).unwrap_err();
         assert_eq!(err.key, key, "{value}: {err}");
@@ -144,6 +151,8 @@ fn the_embedded_defaults_file_names_every_key_the_loader_reads() {
         "rate_limits",
         "mock_vendor_latency",
         "log_format",
+        "otel_endpoint",
+        "otel_service_name",
     ] {
         assert!(raw.contains_key(key), "{key} missing from config/default.toml");
     }
@@ -169,4 +178,23 @@ fn the_admin_rate_limit_and_trusted_proxies_are_read_and_default_to_the_spec() {
 fn the_bulk_job_lease_defaults_to_thirty_seconds_and_is_read() {
     assert_eq!(load_with(&[]).unwrap().bulk_job_lease, Duration::from_secs(30));
     assert_eq!(load_with(&[("NH_BULK_JOB_LEASE", "2s")]).unwrap().bulk_job_lease, Duration::from_secs(2));
+}
+
+#[test]
+fn trace_export_is_off_by_default_and_on_with_an_http_or_https_collector_url() {
+    assert_eq!(load_with(&[]).unwrap().otel, None);
+    for (endpoint, traces_url) in [
+        ("http://otel-collector:4318", "http://otel-collector:4318/v1/traces"),
+        ("http://127.0.0.1:4318/", "http://127.0.0.1:4318/v1/traces"),
+        ("https://collector.example.com/otlp/", "https://collector.example.com/otlp/v1/traces"),
+    ] {
+        let otel = load_with(&[("NH_OTEL_ENDPOINT", endpoint)]).unwrap().otel.expect(endpoint);
+        assert_eq!(
+            otel,
+            OtelExport { traces_url: traces_url.into(), service_name: "notification-hub".into() }
+        );
+    }
+    let c =
+        load_with(&[("NH_OTEL_ENDPOINT", "http://otel:4318"), ("NH_OTEL_SERVICE_NAME", "hub-eu")]).unwrap();
+    assert_eq!(c.otel.unwrap().service_name, "hub-eu");
 }
