@@ -33,7 +33,12 @@ repo=$PWD
 
 TOOLS=.tools
 SCHEMATHESIS_SPEC="${SCHEMATHESIS_SPEC:-schemathesis==4.32.5}"
-NH_BIN="${NH_BIN:-target/debug/notification-hub}"
+# The build's target folder (honours CARGO_TARGET_DIR and .cargo/config), as test-services.sh does.
+if [[ -z "${NH_BIN:-}" ]]; then
+  target_dir=$("${CARGO:-cargo}" metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  NH_BIN="$target_dir/debug/notification-hub"
+fi
 # Test cases per operation in each generating phase (schemathesis' --max-examples); the
 # coverage phase adds its boundary cases on top.
 MAX_EXAMPLES="${MAX_EXAMPLES:-100}"
