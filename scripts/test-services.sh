@@ -76,27 +76,14 @@ wait_for() {
   done
 }
 
-apt_install() {
-  if [[ $(id -u) != 0 ]]; then
-    say "$1 is missing; install the Debian package '$1' (needs root)"
-    return 1
-  fi
-  say "installing $1 with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >"$dir/apt-$1.log" 2>&1 || {
-    # A stale package index is the usual cause; refresh once and retry.
-    apt-get update -q >>"$dir/apt-$1.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >>"$dir/apt-$1.log" 2>&1
-  } || {
-    tail -20 "$dir/apt-$1.log" >&2
-    return 1
-  }
-}
+# shellcheck source=lib/apt.sh
+source scripts/lib/apt.sh
 
 start_postgres() {
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
   if [[ -z "$bin" || ! -x "$bin/initdb" ]]; then
-    apt_install postgresql
+    apt_install postgresql "$dir"
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
   local port
@@ -129,7 +116,7 @@ start_postgres() {
 }
 
 start_redis() {
-  command -v redis-server >/dev/null || apt_install redis-server
+  command -v redis-server >/dev/null || apt_install redis-server "$dir"
   local port
   port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
