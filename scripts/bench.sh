@@ -157,45 +157,37 @@ print(json.dumps({"clients": int(sys.argv[2]), "tps": tps, "latencyAverageMs": f
 PY
 }
 
+# production_send <name> <label> <rate> <seconds> <readback> [NAME=value …]: a fresh database, key
+# prefix and topic prefix, a hub with the given extra settings, 1,000 recipients, one `send` run
+# (with PostgreSQL commits counted), and the hub stopped again.
+production_send() {
+  local name=$1 label=$2 rate=$3 seconds=$4 readback=$5
+  shift 5
+  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database "${name//-/_}")" NH_REDIS_KEY_PREFIX="$name:"
+    NH_KAFKA_TOPIC_PREFIX="$name.")
+  start_hub "$name" "$@"
+  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  run_pg "$name" "$LOAD" send --url "$url" --label "$label" --rate "$rate" --duration "$(secs "$seconds")s" \
+    --pid "$hub_pid" --readback "$readback" --json "$OUT/$name.json"
+  stop_hub
+}
+
 production() {
   : "${NH_TEST_DATABASE_URL:?run under scripts/test-services.sh}"
   say "production: PostgreSQL $NH_TEST_DATABASE_URL, Redis $NH_TEST_REDIS_URL, Kafka $NH_TEST_KAFKA_BROKERS (${NH_TEST_KAFKA_KIND:-?})"
-  local base_env=(NH_REDIS_URL="$NH_TEST_REDIS_URL" NH_KAFKA_BROKERS="$NH_TEST_KAFKA_BROKERS")
+  base_env=(NH_REDIS_URL="$NH_TEST_REDIS_URL" NH_KAFKA_BROKERS="$NH_TEST_KAFKA_BROKERS")
 
   say "production: throughput at 1,500/s offered"
-  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p1500)" NH_REDIS_KEY_PREFIX="p1500:" NH_KAFKA_TOPIC_PREFIX="p1500.")
-  start_hub production-1500
-  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
-  run_pg production-1500 "$LOAD" send --url "$url" --label "production 1500/s" --rate 1500 --duration "$(secs 20)s" \
-    --pid "$hub_pid" --json "$OUT/production-1500.json"
-  stop_hub
-
+  production_send production-1500 "production 1500/s" 1500 20 2000
   say "production: pgbench accept baseline (16 clients = the hub's pool size)"
   pgbench_baseline 16 "$(secs 20)"
-
   say "production: latency at 500/s, mock vendor 0 ms"
-  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p500)" NH_REDIS_KEY_PREFIX="p500:" NH_KAFKA_TOPIC_PREFIX="p500.")
-  start_hub production-500
-  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
-  run_pg production-500 "$LOAD" send --url "$url" --label "production 500/s" --rate 500 --duration "$(secs 30)s" \
-    --pid "$hub_pid" --readback 3000 --json "$OUT/production-500.json"
-  stop_hub
-
+  production_send production-500 "production 500/s" 500 30 3000
   say "production: 1,000/s for 60 s (RSS)"
-  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database p1000)" NH_REDIS_KEY_PREFIX="p1000:" NH_KAFKA_TOPIC_PREFIX="p1000.")
-  start_hub production-1000
-  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
-  run_pg production-1000 "$LOAD" send --url "$url" --label "production 1000/s" --rate 1000 --duration "$(secs 60)s" \
-    --pid "$hub_pid" --json "$OUT/production-1000.json"
-  stop_hub
-
+  production_send production-1000 "production 1000/s" 1000 60 2000
   say "production: dispatch with NH_MOCK_VENDOR_LATENCY=100ms"
-  STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database pslow)" NH_REDIS_KEY_PREFIX="pslow:" NH_KAFKA_TOPIC_PREFIX="pslow.")
-  start_hub production-slow-vendor NH_MOCK_VENDOR_LATENCY=100ms NH_WORKER_CONCURRENCY=256
-  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
-  run_pg production-slow-vendor "$LOAD" send --url "$url" --label "production 2000/s, vendor 100 ms" --rate 2000 \
-    --duration "$(secs 15)s" --pid "$hub_pid" --readback 3000 --json "$OUT/production-slow-vendor.json"
-  stop_hub
+  production_send production-slow-vendor "production 2000/s, vendor 100 ms" 2000 15 3000 \
+    NH_MOCK_VENDOR_LATENCY=100ms NH_WORKER_CONCURRENCY=256
 
   say "production: outbox backlog drain (rows queued while no relay runs)"
   local db backlog
