@@ -18,6 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 /// The defaults, embedded in the binary.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+/// The largest `worker_batch`: one batch is one statement with a parameter array per column.
+const MAX_WORKER_BATCH: usize = 1000;
+
 /// Keys whose values are secrets: masked by `notification-hub config` and in logs.
 const SECRET_KEYS: [&str; 4] = ["admin_token", "callback_secrets", "database_url", "redis_url"];
 
@@ -136,8 +139,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Idempotency retention.
     pub idempotency_retention: Duration,
-    /// Concurrent dispatches per channel.
+    /// Concurrent dispatches (vendor calls in flight) per channel.
     pub worker_concurrency: usize,
+    /// Queue messages one dispatcher takes, claims and stores at once.
+    pub worker_batch: usize,
     /// Dispatch lease.
     pub dispatch_lease: Duration,
     /// Bulk replays per second.
@@ -275,6 +280,10 @@ impl Config {
         if worker_concurrency == 0 {
             return Err(error("worker_concurrency", "must be at least 1"));
         }
+        let worker_batch = usize::try_from(number("worker_batch")?).unwrap_or(usize::MAX);
+        if !(1..=MAX_WORKER_BATCH).contains(&worker_batch) {
+            return Err(error("worker_batch", format!("must be between 1 and {MAX_WORKER_BATCH}")));
+        }
         let bulk_replay_rate = u32::try_from(number("bulk_replay_rate")?)
             .ok()
             .filter(|r| *r > 0)
@@ -342,6 +351,7 @@ impl Config {
             shutdown_grace: duration("shutdown_grace")?,
             idempotency_retention: duration("idempotency_retention")?,
             worker_concurrency,
+            worker_batch,
             dispatch_lease,
             bulk_replay_rate,
             bulk_job_lease,

@@ -88,24 +88,25 @@ pub fn spawn_relay(app: &App, wake: Arc<Notify>, token: &CancellationToken, task
     });
 }
 
-/// Starts the worker role's tasks: `concurrency` dispatchers per channel, the due-retry
-/// scheduler (which wakes the relay when it queued something), the lease reaper and the bulk
-/// job runner.
+/// Starts the worker role's tasks: per channel, dispatchers taking up to `batch` messages each
+/// and `concurrency` in all ([`dispatcher_batches`]), the due-retry scheduler (which wakes the
+/// relay when it queued something), the lease reaper and the bulk job runner.
 pub fn spawn_workers(
     app: &App,
     concurrency: usize,
+    batch: usize,
     wake: Arc<Notify>,
     token: &CancellationToken,
     tasks: &TaskTracker,
 ) {
     for channel in Channel::CANONICAL {
-        for _ in 0..concurrency {
+        for max in dispatcher_batches(concurrency, batch) {
             let (app, token) = (app.clone(), token.clone());
             tasks.spawn(async move {
                 // A dispatch in progress finishes even after cancellation: the token is only
-                // checked between messages, and shutdown waits for these tasks within the grace.
+                // checked between batches, and shutdown waits for these tasks within the grace.
                 while !token.is_cancelled() {
-                    if let Err(e) = app.consume(channel, 1, RECEIVE_WAIT).await {
+                    if let Err(e) = app.consume(channel, max, RECEIVE_WAIT).await {
                         tracing::warn!(channel = %channel, error = %e, "dispatcher pass failed");
                         if !pause(&token, ERROR_BACKOFF).await {
                             break;
@@ -149,4 +150,34 @@ pub fn spawn_workers(
             };
         }
     });
+}
+
+/// The batch size of each dispatcher of one channel: as many full batches of `batch` as fit in
+/// `concurrency`, and one smaller batch for the rest, so that at most `concurrency` vendor calls
+/// are in flight per channel.
+fn dispatcher_batches(concurrency: usize, batch: usize) -> Vec<usize> {
+    let batch = batch.clamp(1, concurrency.max(1));
+    let mut sizes = vec![batch; concurrency / batch];
+    if concurrency % batch > 0 {
+        sizes.push(concurrency % batch);
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dispatcher_batches;
+
+    #[test]
+    fn dispatcher_batches_never_exceed_the_concurrency() {
+        assert_eq!(dispatcher_batches(16, 8), vec![8, 8]);
+        assert_eq!(dispatcher_batches(20, 8), vec![8, 8, 4]);
+        assert_eq!(dispatcher_batches(3, 8), vec![3], "a batch larger than the concurrency is cut to it");
+        assert_eq!(dispatcher_batches(5, 1), vec![1; 5]);
+        for (concurrency, batch) in [(1, 1), (7, 3), (256, 8), (100, 1000)] {
+            let sizes = dispatcher_batches(concurrency, batch);
+            assert_eq!(sizes.iter().sum::<usize>(), concurrency, "{concurrency}/{batch}: {sizes:?}");
+            assert!(sizes.iter().all(|s| (1..=batch).contains(s)), "{concurrency}/{batch}: {sizes:?}");
+        }
+    }
 }

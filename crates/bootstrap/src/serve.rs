@@ -93,7 +93,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     if config.roles.worker {
-        runtime::spawn_workers(&app, config.worker_concurrency, wake.clone(), &token, &tasks);
+        runtime::spawn_workers(
+            &app,
+            config.worker_concurrency,
+            config.worker_batch,
+            wake.clone(),
+            &token,
+            &tasks,
+        );
     }
     if config.roles.relay {
         runtime::spawn_relay(&app, wake.clone(), &token, &tasks);

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_application::error::PortError;
 use hub_application::ports::{
-    DeliveryRecord, DeliveryStore, DeliveryUpdate, Expectation, JobStep, UpdateOutcome,
+    ClaimedDelivery, DeliveryRecord, DeliveryStore, DeliveryUpdate, DispatchResult, Expectation, JobStep,
+    UpdateOutcome,
 };
 use hub_domain::{Channel, DeliveryId, NotificationId};
 use sqlx::PgConnection;
@@ -19,7 +20,7 @@ use super::outbox::{insert_outbox, new_outbox_event};
 use super::rows::{
     DeliveryRow, delivery_by_id, delivery_columns, insert_tries, int, parse, unsigned, with_tries,
 };
-use super::{PgStore, commit, rollback};
+use super::{PgStore, commit, dispatch_batches, rollback};
 
 #[async_trait]
 impl DeliveryStore for PgStore {
@@ -74,6 +75,23 @@ impl DeliveryStore for PgStore {
         .await
         .map_err(db("claiming a delivery"))?;
         Ok(with_tries(&mut conn, row.into_iter().collect()).await?.pop())
+    }
+
+    async fn claim_many(
+        &self,
+        ids: &[DeliveryId],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, PortError> {
+        dispatch_batches::claim_many(&self.pool, ids, now, lease_until).await
+    }
+
+    async fn record_results(
+        &self,
+        results: &[DispatchResult],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError> {
+        dispatch_batches::record_results(&self.pool, results, now).await
     }
 
     async fn update(

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_application::error::PortError;
 use hub_application::ports::{
-    DeliveryRecord, DeliveryStore, DeliveryUpdate, Expectation, JobStep, UpdateOutcome,
+    ClaimedDelivery, DeliveryRecord, DeliveryStore, DeliveryUpdate, DispatchResult, Expectation, JobStep,
+    UpdateOutcome,
 };
 use hub_domain::{Channel, DeliveryId, NotificationId};
 use sqlx::SqliteConnection;
 
-use super::SqliteStore;
 use super::errors::{corrupt, db};
 use super::outbox::{insert_outbox, new_outbox_event};
 use super::rows::{
@@ -17,6 +17,7 @@ use super::rows::{
     with_tries,
 };
 use super::writer::Done;
+use super::{SqliteStore, dispatch_batches};
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
@@ -69,6 +70,31 @@ impl DeliveryStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn claim_many(
+        &self,
+        ids: &[DeliveryId],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, PortError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids.to_vec();
+        self.write(move |conn| Box::pin(dispatch_batches::claim_many(conn, ids, now, lease_until))).await
+    }
+
+    async fn record_results(
+        &self,
+        results: &[DispatchResult],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = results.to_vec();
+        self.write(move |conn| Box::pin(dispatch_batches::record_results(conn, results, now))).await
     }
 
     async fn update(

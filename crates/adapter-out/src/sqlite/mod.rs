@@ -26,6 +26,7 @@ mod audit;
 mod callbacks;
 mod deliveries;
 mod devices;
+mod dispatch_batches;
 mod dlq;
 mod errors;
 mod jobs;

@@ -35,6 +35,7 @@ pub mod callbacks;
 pub mod deliveries;
 pub mod delivery_updates;
 pub mod devices;
+pub mod dispatch_batches;
 pub mod dlq;
 pub mod idempotency;
 pub mod notifications;
@@ -127,6 +128,7 @@ mod tests {
             ("notifications", include_str!("notifications.rs")),
             ("deliveries", include_str!("deliveries.rs")),
             ("delivery_updates", include_str!("delivery_updates.rs")),
+            ("dispatch_batches", include_str!("dispatch_batches.rs")),
             ("scheduling", include_str!("scheduling.rs")),
             ("dlq", include_str!("dlq.rs")),
             ("outbox", include_str!("outbox.rs")),

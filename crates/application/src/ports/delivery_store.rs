@@ -116,6 +116,74 @@ pub enum UpdateOutcome {
     NotFound,
 }
 
+/// A delivery as a dispatcher claimed it: what the vendor call and the state machine need
+/// (no try history: a dispatch appends to it without reading it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// Its notification.
+    pub notification_id: NotificationId,
+    /// The channel.
+    pub channel: Channel,
+    /// Where it goes.
+    pub target: Target,
+    /// Rendered title.
+    pub title: Option<String>,
+    /// Rendered body.
+    pub body: String,
+    /// SMS sent as LMS.
+    pub lms: bool,
+    /// State-machine fields as claimed: DISPATCHING, tries counting this one, leased.
+    pub state: DeliveryState,
+}
+
+impl From<DeliveryRecord> for ClaimedDelivery {
+    fn from(d: DeliveryRecord) -> Self {
+        ClaimedDelivery {
+            id: d.id,
+            notification_id: d.notification_id,
+            channel: d.channel,
+            target: d.target,
+            title: d.title,
+            body: d.body,
+            lms: d.lms,
+            state: d.state,
+        }
+    }
+}
+
+/// The result of one dispatch, to store with [`DeliveryStore::record_results`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchResult {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Its channel (for metrics of the final state).
+    pub channel: Channel,
+    /// What the claim left: DISPATCHING with the claimed try count.
+    pub expected: Expectation,
+    /// The new state-machine fields.
+    pub state: DeliveryState,
+    /// The try to append.
+    pub attempt: Try,
+    /// The vendor's message id (kept if `None`).
+    pub vendor_message_id: Option<String>,
+    /// Error class of this failure (kept if `None`).
+    pub last_error_class: Option<ErrorClass>,
+}
+
+impl DispatchResult {
+    /// The same change as a general [`DeliveryUpdate`].
+    pub fn as_update(&self) -> DeliveryUpdate {
+        DeliveryUpdate {
+            push_try: Some(self.attempt.clone()),
+            vendor_message_id: self.vendor_message_id.clone(),
+            last_error_class: self.last_error_class,
+            ..DeliveryUpdate::state(self.state)
+        }
+    }
+}
+
 /// Deliveries: claims, conditional updates, due scheduling, lease reaping, lookups.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
@@ -139,6 +207,43 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<DeliveryRecord>, PortError>;
+
+    /// Claims each of `ids` as [`claim`](Self::claim) does, for a dispatcher that took several
+    /// queue messages at once; returns the claimed ones in no particular order (an id given
+    /// twice is claimed once). A database claims them with one statement, locking rows in id
+    /// order so that overlapping batches of two workers cannot deadlock.
+    async fn claim_many(
+        &self,
+        ids: &[DeliveryId],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, PortError> {
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.claim(*id, now, lease_until).await? {
+                claimed.push(ClaimedDelivery::from(d));
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Stores dispatch results: each is a compare-and-set as [`update`](Self::update) with
+    /// [`DispatchResult::as_update`], applied or not on its own (and `updated_at = now`).
+    /// Returns, in the order given, whether each applied (`false`: the delivery no longer
+    /// matched its expectation or is unknown — the lease was lost). A database writes the whole
+    /// batch in one statement or transaction.
+    async fn record_results(
+        &self,
+        results: &[DispatchResult],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError> {
+        let mut applied = Vec::with_capacity(results.len());
+        for r in results {
+            let outcome = self.update(r.id, r.expected, r.as_update(), now).await?;
+            applied.push(matches!(outcome, UpdateOutcome::Applied(_)));
+        }
+        Ok(applied)
+    }
 
     /// Applies `update` if the delivery still matches `expected`, in one transaction (with the
     /// outbox row and job progress it asks for). Sets `exhausted_at` when the new status is

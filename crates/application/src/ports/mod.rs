@@ -26,8 +26,8 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditLog};
 pub use callback_log::{CallbackLog, Remembered};
 pub use clock::{Clock, Entropy, SystemClock, SystemEntropy};
 pub use delivery_store::{
-    DeliveryRecord, DeliveryStore, DeliveryUpdate, DlqCursor, DlqFilter, DlqStatRow, DlqStore, Expectation,
-    JobStep, UpdateOutcome,
+    ClaimedDelivery, DeliveryRecord, DeliveryStore, DeliveryUpdate, DispatchResult, DlqCursor, DlqFilter,
+    DlqStatRow, DlqStore, Expectation, JobStep, UpdateOutcome,
 };
 pub use health::HealthProbe;
 pub use idempotency::{Completion, IdempotencyStore, Reservation, ReservationToken, StoredResponse};

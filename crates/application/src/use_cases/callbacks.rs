@@ -159,7 +159,7 @@ impl App {
             }
         };
         if callback.status == ReceiptStatus::Unregistered {
-            self.disable_unregistered_device(&delivery).await?;
+            self.disable_unregistered_device(&delivery.target).await?;
         }
         let (ms, bits) = self.id_parts();
         self.deps

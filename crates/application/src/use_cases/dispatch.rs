@@ -1,17 +1,26 @@
-//! Workers: dispatch one delivery, queue due deliveries, reap expired leases (SPEC §3, §4).
+//! Workers: dispatch deliveries taken from a channel's queue (SPEC §3, §4).
+//!
+//! A dispatcher takes up to a batch of queue messages at once, claims their deliveries with
+//! one store call, calls the vendor for each claimed one concurrently (outside any
+//! transaction), and stores every result with one more store call before acknowledging the
+//! messages. Per delivery this is the same claim → call → compare-and-set as one at a time
+//! (each result applies or not on its own), with two store round trips per batch instead of
+//! two per delivery (ADR 0027).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use hub_domain::delivery::{DeliveryEvent, DeliveryStatus, ErrorClass, FailureClass, Try, TryOutcome};
-use hub_domain::{DeliveryId, Target};
+use hub_domain::{Channel, DeliveryId, Target};
+use tracing::Instrument;
 
 use crate::App;
 use crate::app::EntropySource;
 use crate::app::chrono_duration;
 use crate::error::PortError;
 use crate::ports::{
-    DeliveryRecord, DeliveryUpdate, DispatchRequest, DuplicateCause, Expectation, MetricEvent, SendErrorKind,
-    UpdateOutcome,
+    ClaimedDelivery, DispatchRequest, DispatchResult, DuplicateCause, Expectation, MetricEvent, SendError,
+    SendErrorKind, VendorReceipt,
 };
 
 /// What a dispatch did.
@@ -30,39 +39,99 @@ pub enum DispatchOutcome {
     LeaseLost,
 }
 
+/// One vendor call's result, as the state machine and the store need it.
+struct Called {
+    result: DispatchResult,
+    event: DeliveryEvent,
+    unregistered: bool,
+}
+
 impl App {
-    /// Dispatches one delivery: claim `PENDING → DISPATCHING` with a lease, call the vendor
-    /// outside any transaction, record the try and apply the state machine.
-    #[tracing::instrument(skip_all, fields(delivery_id = %id))]
+    /// Dispatches one delivery: [`dispatch_batch`](Self::dispatch_batch) of one.
     pub async fn dispatch(&self, id: DeliveryId) -> Result<DispatchOutcome, PortError> {
+        let outcomes = self.dispatch_batch(&[id]).await?;
+        Ok(outcomes.into_iter().next().map_or(DispatchOutcome::Skipped, |(_, outcome)| outcome))
+    }
+
+    /// Dispatches deliveries: claims the claimable ones (`PENDING → DISPATCHING` with a lease),
+    /// calls their vendors concurrently outside any transaction, applies the state machine and
+    /// stores every try and new state. Returns the outcome of each claimed delivery; ids not
+    /// claimed (duplicates, not due, unknown) are [`DispatchOutcome::Skipped`] and not listed.
+    /// A port error fails the whole batch: results not stored are retried when the leases of
+    /// their deliveries expire.
+    pub async fn dispatch_batch(
+        &self,
+        ids: &[DeliveryId],
+    ) -> Result<Vec<(DeliveryId, DispatchOutcome)>, PortError> {
         let now = self.now();
         let lease_until = now + chrono_duration(self.settings.dispatch_lease);
-        let Some(claimed) = self.deps.deliveries.claim(id, now, lease_until).await? else {
-            return Ok(DispatchOutcome::Skipped);
-        };
-        let Some(sender) = self.deps.senders.get(claimed.channel).cloned() else {
-            return Err(PortError::Unexpected(anyhow::anyhow!(
-                "no sender configured for channel {}",
-                claimed.channel
-            )));
-        };
-        let request = DispatchRequest {
-            delivery_id: claimed.id,
-            notification_id: claimed.notification_id,
-            channel: claimed.channel,
-            target: claimed.target.clone(),
-            title: claimed.title.clone(),
-            body: claimed.body.clone(),
-            lms: claimed.lms,
-            attempt: claimed.state.tries,
-        };
-        let started = Instant::now();
-        let result = sender.send(&request).await;
-        let elapsed = started.elapsed();
-        let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let at = self.now();
+        let claimed = self.deps.deliveries.claim_many(ids, now, lease_until).await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut senders = Vec::with_capacity(claimed.len());
+        for delivery in &claimed {
+            let Some(sender) = self.deps.senders.get(delivery.channel).cloned() else {
+                return Err(PortError::Unexpected(anyhow::anyhow!(
+                    "no sender configured for channel {}",
+                    delivery.channel
+                )));
+            };
+            senders.push(sender);
+        }
+        let calls = claimed.iter().zip(senders).map(|(delivery, sender)| {
+            let span = tracing::info_span!("dispatch", delivery_id = %delivery.id);
+            async move {
+                let request = DispatchRequest {
+                    delivery_id: delivery.id,
+                    notification_id: delivery.notification_id,
+                    channel: delivery.channel,
+                    target: delivery.target.clone(),
+                    title: delivery.title.clone(),
+                    body: delivery.body.clone(),
+                    lms: delivery.lms,
+                    attempt: delivery.state.tries,
+                };
+                let started = Instant::now();
+                let result = sender.send(&request).await;
+                (result, started.elapsed(), self.now())
+            }
+            .instrument(span)
+        });
+        let called = join_all(calls).await;
 
-        let (event, attempt_record, error_class, vendor_message_id, unregistered) = match result {
+        let mut results = Vec::with_capacity(claimed.len());
+        let mut events = Vec::with_capacity(claimed.len());
+        for (delivery, (result, elapsed, at)) in claimed.iter().zip(called) {
+            let call = self.outcome_of(delivery, result, elapsed, at)?;
+            events.push((call.unregistered, call.event));
+            results.push(call.result);
+        }
+        let stored_at = self.now();
+        let applied = self.deps.deliveries.record_results(&results, stored_at).await?;
+
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for ((delivery, result), (applied, (unregistered, _))) in
+            claimed.iter().zip(&results).zip(applied.into_iter().zip(&events))
+        {
+            if *unregistered {
+                self.disable_unregistered_device(&delivery.target).await?;
+            }
+            outcomes.push((delivery.id, self.outcome_recorded(result, applied)));
+        }
+        Ok(outcomes)
+    }
+
+    /// The try, new state and metrics of one vendor call.
+    fn outcome_of(
+        &self,
+        delivery: &ClaimedDelivery,
+        result: Result<VendorReceipt, SendError>,
+        elapsed: Duration,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Called, PortError> {
+        let latency_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        let (event, attempt, error_class, vendor_message_id, unregistered) = match result {
             Ok(receipt) => (
                 DeliveryEvent::VendorAccepted,
                 Try {
@@ -71,7 +140,7 @@ impl App {
                     error_class: None,
                     vendor_code: None,
                     detail: None,
-                    latency_ms: Some(latency_ms),
+                    latency_ms,
                 },
                 None,
                 receipt.vendor_message_id,
@@ -95,7 +164,7 @@ impl App {
                         error_class: Some(error_class),
                         vendor_code: error.code.clone(),
                         detail: Some(error.detail.clone()),
-                        latency_ms: Some(latency_ms),
+                        latency_ms,
                     },
                     Some(error_class),
                     None,
@@ -103,149 +172,71 @@ impl App {
                 )
             }
         };
-        self.record(MetricEvent::Dispatch { channel: claimed.channel, failure: error_class, elapsed });
+        self.record(MetricEvent::Dispatch { channel: delivery.channel, failure: error_class, elapsed });
         let mut random = EntropySource(self.deps.entropy.as_ref());
-        let state = claimed
+        let state = delivery
             .state
             .apply(&event, at, &self.settings.retry, &mut random)
             .map_err(|e| PortError::Unexpected(anyhow::anyhow!("state machine: {e}")))?;
-        let update = DeliveryUpdate {
-            push_try: Some(attempt_record),
+        let result = DispatchResult {
+            id: delivery.id,
+            channel: delivery.channel,
+            expected: Expectation { status: DeliveryStatus::Dispatching, tries: delivery.state.tries },
+            state,
+            attempt,
             vendor_message_id,
             last_error_class: error_class,
-            ..DeliveryUpdate::state(state)
         };
-        let expected = Expectation { status: DeliveryStatus::Dispatching, tries: claimed.state.tries };
-        let outcome = self.deps.deliveries.update(id, expected, update, at).await?;
-        if unregistered {
-            self.disable_unregistered_device(&claimed).await?;
-        }
-        let channel = claimed.channel;
-        Ok(match outcome {
-            UpdateOutcome::Applied(_) => match state.status {
-                DeliveryStatus::Sent => DispatchOutcome::Sent,
-                DeliveryStatus::Pending => {
-                    self.record(MetricEvent::RetryScheduled { channel });
-                    DispatchOutcome::RetryScheduled
-                }
-                _ => DispatchOutcome::Exhausted,
-            },
-            UpdateOutcome::Conflict | UpdateOutcome::NotFound => {
-                tracing::warn!(
-                    "lease lost before the dispatch result was stored; the vendor may have been called twice"
-                );
-                self.record(MetricEvent::PossibleDuplicateSend { channel, cause: DuplicateCause::LeaseLost });
-                DispatchOutcome::LeaseLost
-            }
-        })
+        Ok(Called { result, event, unregistered })
     }
 
-    pub(crate) async fn disable_unregistered_device(
-        &self,
-        delivery: &DeliveryRecord,
-    ) -> Result<(), PortError> {
-        if let Target::Device { id, .. } = &delivery.target {
+    /// The outcome of a stored (or refused) result, with its metrics.
+    fn outcome_recorded(&self, result: &DispatchResult, applied: bool) -> DispatchOutcome {
+        let channel = result.channel;
+        if !applied {
+            tracing::warn!(
+                delivery_id = %result.id,
+                "lease lost before the dispatch result was stored; the vendor may have been called twice"
+            );
+            self.record(MetricEvent::PossibleDuplicateSend { channel, cause: DuplicateCause::LeaseLost });
+            return DispatchOutcome::LeaseLost;
+        }
+        match result.state.status {
+            DeliveryStatus::Sent => DispatchOutcome::Sent,
+            DeliveryStatus::Pending => {
+                self.record(MetricEvent::RetryScheduled { channel });
+                DispatchOutcome::RetryScheduled
+            }
+            _ => DispatchOutcome::Exhausted,
+        }
+    }
+
+    /// Disables the device a push target names (the vendor said it is unregistered).
+    pub(crate) async fn disable_unregistered_device(&self, target: &Target) -> Result<(), PortError> {
+        if let Target::Device { id, .. } = target {
             self.deps.devices.disable_by_id(*id).await?;
         }
         Ok(())
     }
 
-    /// Queues PENDING deliveries whose `notBefore` has come (retries, quiet hours, Kakao night,
-    /// `sendAt`), and re-queues due ones whose queue message was lost. Returns how many.
-    pub async fn enqueue_due(&self, limit: usize) -> Result<usize, PortError> {
-        let now = self.now();
-        let stale_before = now - chrono_duration(self.settings.requeue_after);
-        self.deps.deliveries.enqueue_due(now, stale_before, limit).await
-    }
-
-    /// Queues every due PENDING delivery again, however recently it was queued: used at start
-    /// with the in-process queue, whose content did not survive the previous process (a
-    /// duplicate message is harmless: the claim drops it). Returns how many were queued.
-    pub async fn requeue_all_due(&self, batch: usize) -> Result<usize, PortError> {
-        let now = self.now();
-        let mut total = 0;
-        loop {
-            let n = self
-                .deps
-                .deliveries
-                // `stale_before = now`: rows this very call queues (queued_at = now) are not stale,
-                // so the loop ends.
-                .enqueue_due(now, now, batch)
-                .await?;
-            total += n;
-            if n < batch {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// Takes back DISPATCHING deliveries whose worker died (lease expired): PENDING again, or
-    /// EXHAUSTED when the tries are used up. Returns how many were taken back.
-    pub async fn reap_expired_leases(&self, limit: usize) -> Result<usize, PortError> {
-        let now = self.now();
-        let mut reaped = 0;
-        for delivery in self.deps.deliveries.expired_leases(now, limit).await? {
-            let mut random = EntropySource(self.deps.entropy.as_ref());
-            let Ok(state) =
-                delivery.state.apply(&DeliveryEvent::LeaseExpired, now, &self.settings.retry, &mut random)
-            else {
-                continue;
-            };
-            let update = DeliveryUpdate {
-                push_try: Some(Try {
-                    at: now,
-                    outcome: TryOutcome::LeaseExpired,
-                    error_class: Some(ErrorClass::LeaseExpired),
-                    vendor_code: None,
-                    detail: Some("the worker did not report a result before its lease expired".into()),
-                    latency_ms: None,
-                }),
-                last_error_class: Some(ErrorClass::LeaseExpired),
-                ..DeliveryUpdate::state(state)
-            };
-            let expected = Expectation { status: DeliveryStatus::Dispatching, tries: delivery.state.tries };
-            if let UpdateOutcome::Applied(_) =
-                self.deps.deliveries.update(delivery.id, expected, update, now).await?
-            {
-                let channel = delivery.channel;
-                self.record(MetricEvent::PossibleDuplicateSend {
-                    channel,
-                    cause: DuplicateCause::LeaseReaped,
-                });
-                if state.status == DeliveryStatus::Pending {
-                    self.record(MetricEvent::RetryScheduled { channel });
-                }
-                reaped += 1;
-            }
-        }
-        Ok(reaped)
-    }
-}
-
-impl App {
-    /// Takes up to `max` messages from `channel`'s queue, dispatches each and acknowledges those
-    /// whose new state is stored. A message whose dispatch failed on a port error is not
-    /// acknowledged, so the queue delivers it again. Returns how many were acknowledged.
-    pub async fn consume(
-        &self,
-        channel: hub_domain::Channel,
-        max: usize,
-        wait: std::time::Duration,
-    ) -> Result<usize, PortError> {
+    /// Takes up to `max` messages from `channel`'s queue (waiting up to `wait` for the first),
+    /// dispatches them as one batch and acknowledges them once every result is stored. When
+    /// the batch fails on a port error nothing is acknowledged, so the queue delivers the
+    /// messages again, and the error is returned (the caller backs off). Returns how many were
+    /// acknowledged.
+    pub async fn consume(&self, channel: Channel, max: usize, wait: Duration) -> Result<usize, PortError> {
         let received =
             self.deps.queue.receive(channel, max, wait).await.map_err(|e| PortError::Unavailable(e.0))?;
-        let mut done = Vec::with_capacity(received.len());
-        for message in received {
-            match self.dispatch(message.message.delivery_id).await {
-                Ok(_) => done.push(message.receipt),
-                Err(e) => {
-                    tracing::warn!(delivery_id = %message.message.delivery_id, error = %e, "dispatch failed; the message will be delivered again")
-                }
-            }
+        if received.is_empty() {
+            return Ok(0);
         }
-        if !done.is_empty() {
-            self.deps.queue.ack(channel, &done).await.map_err(|e| PortError::Unavailable(e.0))?;
+        let ids: Vec<DeliveryId> = received.iter().map(|m| m.message.delivery_id).collect();
+        if let Err(e) = self.dispatch_batch(&ids).await {
+            tracing::warn!(channel = %channel, messages = ids.len(), error = %e, "dispatch failed; the messages will be delivered again");
+            return Err(e);
         }
-        Ok(done.len())
+        let receipts: Vec<u64> = received.iter().map(|m| m.receipt).collect();
+        self.deps.queue.ack(channel, &receipts).await.map_err(|e| PortError::Unavailable(e.0))?;
+        Ok(receipts.len())
     }
 }

@@ -12,8 +12,8 @@ use hub_domain::{Channel, DeliveryId, NotificationId};
 use crate::App;
 use crate::error::PortError;
 use crate::ports::{
-    DeliveryRecord, DeliveryStore, DeliveryUpdate, DlqFilter, Expectation, GaugeSource, MetricEvent, Metrics,
-    UpdateOutcome,
+    ClaimedDelivery, DeliveryRecord, DeliveryStore, DeliveryUpdate, DispatchResult, DlqFilter, Expectation,
+    GaugeSource, MetricEvent, Metrics, UpdateOutcome,
 };
 
 /// The states counted by [`MetricEvent::DeliveryFinal`]: where a delivery's journey ends, or
@@ -126,6 +126,30 @@ impl DeliveryStore for MeteredDeliveries {
             }
         }
         Ok(outcome)
+    }
+
+    async fn claim_many(
+        &self,
+        ids: &[DeliveryId],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, PortError> {
+        self.inner.claim_many(ids, now, lease_until).await
+    }
+
+    async fn record_results(
+        &self,
+        results: &[DispatchResult],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError> {
+        let applied = self.inner.record_results(results, now).await?;
+        for (r, _) in results.iter().zip(&applied).filter(|(_, applied)| **applied) {
+            let status = r.state.status;
+            if status != r.expected.status && COUNTED_STATES.contains(&status) {
+                self.metrics.record(MetricEvent::DeliveryFinal { channel: r.channel, status });
+            }
+        }
+        Ok(applied)
     }
 
     async fn enqueue_due(

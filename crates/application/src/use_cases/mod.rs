@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod notifications;
 pub mod recipients;
 pub mod relay;
+pub mod scheduling;
 pub mod send;
 pub mod templates;

@@ -78,6 +78,8 @@ fn a_bad_value_fails_naming_its_key() {
         ("NH_LOG_FORMAT", "xml"),
         ("NH_SLACK_ALIASES", "ops=http://insecure"),
         ("NH_WORKER_CONCURRENCY", "0"),
+        ("NH_WORKER_BATCH", "0"),
+        ("NH_WORKER_BATCH", "1001"),
         ("NH_SHUTDOWN_GRACE", "-1s"),
         ("NH_ADMIN_RATE_LIMIT", "60"),
         ("NH_ADMIN_RATE_LIMIT", "0/60s"),
