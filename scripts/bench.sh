@@ -126,7 +126,7 @@ embedded() {
 
 # The accept transaction's inserts as a pgbench script: one notification, one delivery and one
 # outbox row in one transaction, with the hub's own tables (created by its migrations), the
-# same ids and text sizes, and the relay's NOTIFY.
+# same ids and text sizes (no NOTIFY: the hub announces commits after them, ADR 0027).
 pgbench_baseline() {
   local db clients=$1 seconds=$2
   db=$(fresh_database pgbench)
@@ -140,7 +140,6 @@ INSERT INTO deliveries (id, notification_id, recipient_id, channel, target_kind,
   VALUES ('dlv_' || :n, 'ntf_' || :n, 'load-' || (:n % 1000), 'EMAIL', 'EMAIL', 'load-1@example.com', 'NORMAL', 'PENDING', 0, now(), 'Load test', 'Load test message of run bench.', false, now(), now());
 INSERT INTO outbox (id, delivery_id, notification_id, channel, priority, attempt, created_at, next_attempt_at)
   VALUES ('evt_' || :n, 'dlv_' || :n, 'ntf_' || :n, 'EMAIL', 'NORMAL', 1, now(), now());
-SELECT pg_notify('nh_outbox', '');
 COMMIT;
 SQL
   local pgbench="${NH_TEST_PG_BIN:-/usr/lib/postgresql/15/bin}/pgbench"

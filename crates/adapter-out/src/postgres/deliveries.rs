@@ -105,6 +105,9 @@ impl DeliveryStore for PgStore {
         let outcome = update_in(&mut tx, id, expected, &update, now).await?;
         if matches!(outcome, UpdateOutcome::Applied(_)) {
             commit(tx).await?;
+            if update.enqueue {
+                self.outbox_committed();
+            }
         } else {
             // A conflict (including a stale job step) leaves nothing behind.
             rollback(tx).await;
@@ -152,6 +155,9 @@ impl DeliveryStore for PgStore {
             .collect::<Result<Vec<_>, PortError>>()?;
         insert_outbox(&mut tx, &events).await?;
         commit(tx).await?;
+        if !events.is_empty() {
+            self.outbox_committed();
+        }
         Ok(events.len())
     }
 

@@ -8,8 +8,9 @@
 //!   are kept apart by the database: row locks on conditional UPDATEs, `FOR UPDATE SKIP LOCKED`
 //!   claims (outbox, due scheduler, bulk jobs), and the unique constraints (idempotency key,
 //!   template key, device token) as the authority.
-//! - Every write that inserts outbox rows also runs `pg_notify('nh_outbox', '')` in its
-//!   transaction; [`PgStore::outbox_signal`] turns those notifications into a wake-up.
+//! - Every write that inserts outbox rows is announced after its commit: this process's relay
+//!   is woken at once, the others by a coalesced `pg_notify('nh_outbox', '')` outside the
+//!   transaction (see `listener`); [`PgStore::outbox_signal`] is that wake-up.
 //! - Migrations in `migrations/postgres/` are embedded and applied by [`PgStore::migrate`]
 //!   (never implicitly). Queries are runtime-checked `sqlx::query`/`query_as` (ADR 0013).
 
@@ -181,6 +182,11 @@ impl PgStore {
     /// listener, since notifications sent while it was away are lost.
     pub fn outbox_signal(&self) -> Arc<Notify> {
         self.signal.subscribe(&self.options, self.settings.acquire_timeout)
+    }
+
+    /// Announces a commit that wrote outbox rows (see [`PgStore::outbox_signal`]).
+    fn outbox_committed(&self) {
+        self.signal.committed(&self.pool);
     }
 
     /// The connection pool (for diagnostics and tests).

@@ -74,6 +74,9 @@ impl NotificationStore for PgStore {
         let outcome = accept_in(&mut tx, &new).await?;
         if outcome == AcceptOutcome::Accepted {
             commit(tx).await?;
+            if !new.outbox.is_empty() {
+                self.outbox_committed();
+            }
         } else {
             rollback(tx).await;
         }

@@ -15,7 +15,6 @@ use sqlx::PgConnection;
 
 use super::PgStore;
 use super::errors::db;
-use super::listener::OUTBOX_CHANNEL;
 use super::rows::{id_array, int, parse, unsigned};
 
 /// The columns of `outbox` that make an [`OutboxEvent`].
@@ -58,9 +57,8 @@ impl OutboxRow {
     }
 }
 
-/// Inserts outbox events with one `INSERT … SELECT FROM UNNEST` and, when there are any,
-/// notifies [`OUTBOX_CHANNEL`] — delivered to the listeners when the caller's transaction
-/// commits (and coalesced with the other notifications of the same transaction).
+/// Inserts outbox events with one `INSERT … SELECT FROM UNNEST`. The caller announces them
+/// with [`PgStore::outbox_committed`](super::PgStore) once its transaction has committed.
 pub(super) async fn insert_outbox(conn: &mut PgConnection, events: &[OutboxEvent]) -> Result<(), PortError> {
     if events.is_empty() {
         return Ok(());
@@ -92,11 +90,6 @@ pub(super) async fn insert_outbox(conn: &mut PgConnection, events: &[OutboxEvent
     .execute(&mut *conn)
     .await
     .map_err(db("writing outbox rows"))?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(OUTBOX_CHANNEL)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("notifying the outbox relays"))?;
     Ok(())
 }
 
