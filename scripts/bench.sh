@@ -194,7 +194,7 @@ production() {
   db=$(fresh_database drain)
   STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$db" NH_REDIS_KEY_PREFIX="drain:" NH_KAFKA_TOPIC_PREFIX="drain.")
   start_hub production-drain-fill NH_ROLES=api
-  "$LOAD" setup --url "$url" --recipients 1000 >/dev/null
+  "$LOAD" setup --url "$url" --recipients 1000 --no-warm-up >/dev/null
   run production-drain-fill "$LOAD" fill --url "$url" --label "outbox fill" --count "$backlog" --connections 64 \
     --json "$OUT/production-drain-fill.json"
   stop_hub

@@ -1,7 +1,8 @@
 //! `hub-load`: the load driver of `make bench` (issue 7, docs/performance.md).
 //!
 //! - `setup` creates the recipients a run sends to (quiet hours off, so results do not depend on
-//!   the hour).
+//!   the hour), then warms the hub up: one notification sent and waited for until SENT, so a run
+//!   measures a pipeline that is already moving (queue consumers have joined their groups).
 //! - `send` offers POSTs at a constant arrival rate (open loop: request *i* is due at
 //!   `start + i / rate` whether or not earlier ones have answered, and its latency is measured from
 //!   that due time, so a stalled server cannot hide its stall by slowing the client down — no
@@ -67,6 +68,10 @@ struct Target {
 struct SetupArgs {
     #[command(flatten)]
     target: Target,
+    /// Skip the warm-up (one notification sent and waited for until SENT), e.g. for a hub
+    /// without the relay and worker roles.
+    #[arg(long)]
+    no_warm_up: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,7 +189,10 @@ async fn setup(args: SetupArgs) -> anyhow::Result<()> {
         target.recipients,
         started.elapsed().as_secs_f64()
     ));
-    Ok(())
+    if args.no_warm_up {
+        return Ok(());
+    }
+    readback::warm_up(&client, target).await
 }
 
 async fn startup(args: StartupArgs) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-use crate::SendArgs;
+use crate::{SendArgs, Target, report, run};
 
 /// What the read-back found.
 #[derive(Debug)]
@@ -129,6 +129,46 @@ fn dispatch_rate(sent_at: &mut [DateTime<Utc>], deliveries: f64) -> Option<f64> 
     let (low, high) = (sent_at[sent_at.len() / 20], sent_at[sent_at.len() - 1 - sent_at.len() / 20]);
     let span = (high - low).num_microseconds()? as f64 / 1e6;
     (span > 0.0).then(|| 0.9 * deliveries / span)
+}
+
+/// How long the warm-up waits for its notification to be SENT.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sends one notification and waits until every delivery of it is SENT, so that a run starts
+/// on a hub whose whole pipeline (relay, queue consumers, workers) is already moving: a queue
+/// consumer joining its group after start would otherwise count as accept → SENT latency of
+/// the first seconds of the first run.
+pub(crate) async fn warm_up(client: &reqwest::Client, target: &Target) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (key, body) = run::request(target, &format!("warm-up-{}", Utc::now().timestamp_micros()), 0);
+    let response = client
+        .post(format!("{}/api/v1/notifications", target.url))
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status();
+    let answer: Value = response.json().await?;
+    let id = answer["notificationId"].as_str().filter(|_| status.is_success());
+    let id = id.ok_or_else(|| anyhow::anyhow!("warm-up POST answered {status}: {answer}"))?;
+    loop {
+        let view: Value =
+            client.get(format!("{}/api/v1/notifications/{id}", target.url)).send().await?.json().await?;
+        let times = sent_times(&view);
+        if !times.is_empty() && times.iter().all(Option::is_some) {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < WARM_UP_TIMEOUT,
+            "the warm-up notification {id} was not SENT in time: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    report::line(&format!(
+        "warm-up: a notification went from POST to SENT in {:.2}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 }
 
 /// The body and Idempotency-Key of send number `n` of run `run`.
-fn request(target: &Target, run: &str, n: u64) -> (String, Value) {
+pub(crate) fn request(target: &Target, run: &str, n: u64) -> (String, Value) {
     let recipient = n % target.recipients as u64;
     let body = json!({
         "recipientId": format!("load-{recipient}"),

@@ -37,6 +37,29 @@ impl DeviceRow {
     }
 }
 
+/// Devices read as parallel column arrays (one element per device, in the arrays' order).
+pub(super) fn devices_from_columns(
+    ids: Vec<String>,
+    platforms: Vec<String>,
+    tokens: Vec<String>,
+    active: Vec<bool>,
+    registered_at: Vec<DateTime<Utc>>,
+) -> Result<Vec<Device>, PortError> {
+    let n = ids.len();
+    if [platforms.len(), tokens.len(), active.len(), registered_at.len()].iter().any(|l| *l != n) {
+        return Err(corrupt(DEVICES, "the device columns read have different lengths"));
+    }
+    ids.into_iter()
+        .zip(platforms)
+        .zip(tokens)
+        .zip(active)
+        .zip(registered_at)
+        .map(|((((id, platform), token), active), registered_at)| {
+            DeviceRow { id, platform, token, active, registered_at }.into_device()
+        })
+        .collect()
+}
+
 /// The recipient's devices, active and disabled, oldest registration first.
 pub(super) async fn devices_of(
     conn: &mut PgConnection,

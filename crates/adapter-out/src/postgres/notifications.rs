@@ -6,19 +6,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_application::error::PortError;
 use hub_application::ports::{
-    AcceptKey, AcceptOutcome, DeliveryRecord, NewNotification, NotificationCursor, NotificationFilter,
+    AcceptOutcome, DeliveryRecord, NewNotification, NotificationCursor, NotificationFilter,
     NotificationRecord, NotificationStore, NotificationWithDeliveries, SkippedChannel,
 };
-use hub_domain::idempotency::Fingerprint;
 use hub_domain::{NotificationId, RecipientId};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::errors::{corrupt, db, encoding};
-use super::outbox::insert_outbox;
-use super::rows::{
-    DeliveryRow, TargetColumns, delivery_columns, id_array, insert_tries, int, parse, with_tries,
-};
-use super::{PgStore, commit, rollback};
+use super::errors::{corrupt, db};
+use super::rows::{DeliveryRow, delivery_columns, id_array, int, parse, with_tries};
+use super::{PgStore, accept, commit};
 
 /// The columns of `notifications` that make a [`NotificationRecord`] (documents as text).
 macro_rules! notification_columns {
@@ -70,15 +66,9 @@ impl NotificationRow {
 #[async_trait]
 impl NotificationStore for PgStore {
     async fn accept(&self, new: NewNotification) -> Result<AcceptOutcome, PortError> {
-        let mut tx = self.begin().await?;
-        let outcome = accept_in(&mut tx, &new).await?;
-        if outcome == AcceptOutcome::Accepted {
-            commit(tx).await?;
-            if !new.outbox.is_empty() {
-                self.outbox_committed();
-            }
-        } else {
-            rollback(tx).await;
+        let outcome = accept::accept(&self.pool, &new).await?;
+        if outcome == AcceptOutcome::Accepted && !new.outbox.is_empty() {
+            self.outbox_committed();
         }
         Ok(outcome)
     }
@@ -137,189 +127,6 @@ impl NotificationStore for PgStore {
         let listed = with_deliveries(&mut tx, rows).await?;
         commit(tx).await?;
         Ok(listed)
-    }
-}
-
-/// The accept, inside the caller's transaction. The notification is inserted first with
-/// `ON CONFLICT ON CONSTRAINT notifications_scope_idempotency_key_key DO NOTHING`: the
-/// constraint is the authority (a concurrent accept of the same key waits for the first one
-/// and then finds it), and no error aborts the transaction. Any other violation (a duplicate
-/// id) is an error, and the caller's transaction is rolled back.
-async fn accept_in(conn: &mut PgConnection, new: &NewNotification) -> Result<AcceptOutcome, PortError> {
-    let n = &new.notification;
-    let metadata = n
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| encoding("encoding metadata", e))?;
-    let skipped = serde_json::to_string(&n.skipped).map_err(|e| encoding("encoding skipped channels", e))?;
-    let key = new.key.as_ref();
-    let inserted: Option<String> = sqlx::query_scalar(
-        "INSERT INTO notifications (id, recipient_id, kind, priority, created_at, metadata, expires_at, skipped, \
-         scope, idempotency_key, fingerprint) VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8::jsonb, $9, $10, $11) \
-         ON CONFLICT ON CONSTRAINT notifications_scope_idempotency_key_key DO NOTHING RETURNING id",
-    )
-    .bind(n.id.to_string())
-    .bind(n.recipient_id.as_str())
-    .bind(n.kind.as_str())
-    .bind(n.priority.as_str())
-    .bind(n.created_at)
-    .bind(metadata)
-    .bind(n.expires_at)
-    .bind(skipped)
-    .bind(key.map(|k| k.scope.as_str()))
-    .bind(key.map(|k| k.key.as_str()))
-    .bind(key.map(|k| k.fingerprint.to_hex()))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db("writing a notification"))?;
-    if inserted.is_none() {
-        let Some(key) = key else {
-            return Err(PortError::Unexpected(anyhow::anyhow!("a notification without a key conflicted")));
-        };
-        let (existing, fingerprint) = key_holder(conn, key).await?.ok_or_else(|| {
-            PortError::Unexpected(anyhow::anyhow!("the idempotency key conflicted but has no holder"))
-        })?;
-        return Ok(AcceptOutcome::DuplicateKey { existing, fingerprint });
-    }
-    insert_deliveries(conn, &new.deliveries).await?;
-    let tries: Vec<(String, &hub_domain::delivery::Try)> =
-        new.deliveries.iter().flat_map(|d| d.tries.iter().map(move |t| (d.id.to_string(), t))).collect();
-    insert_tries(conn, &tries).await?;
-    insert_outbox(conn, &new.outbox).await?;
-    Ok(AcceptOutcome::Accepted)
-}
-
-/// The notification holding `key` in its scope, with the fingerprint it was accepted with.
-async fn key_holder(
-    conn: &mut PgConnection,
-    key: &AcceptKey,
-) -> Result<Option<(NotificationId, Fingerprint)>, PortError> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT id, fingerprint FROM notifications WHERE scope = $1 AND idempotency_key = $2")
-            .bind(key.scope.as_str())
-            .bind(key.key.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("reading an idempotency key"))?;
-    let Some((id, fingerprint)) = row else { return Ok(None) };
-    let fingerprint = Fingerprint::from_hex(&fingerprint)
-        .ok_or_else(|| corrupt("notifications", format_args!("{id}: fingerprint is not 64 hex digits")))?;
-    Ok(Some((parse("notifications", "id", &id)?, fingerprint)))
-}
-
-/// Inserts deliveries with one `INSERT … SELECT FROM UNNEST` (one array per column).
-async fn insert_deliveries(conn: &mut PgConnection, deliveries: &[DeliveryRecord]) -> Result<(), PortError> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let len = deliveries.len();
-    let mut c = DeliveryColumns::with_capacity(len);
-    for d in deliveries {
-        let target = TargetColumns::of(&d.target);
-        c.id.push(d.id.to_string());
-        c.notification_id.push(d.notification_id.to_string());
-        c.recipient_id.push(d.recipient_id.as_str().to_owned());
-        c.channel.push(d.channel.as_str());
-        c.target_kind.push(target.kind);
-        c.target_address.push(target.address);
-        c.target_device_id.push(target.device_id);
-        c.target_token.push(target.token);
-        c.target_masked.push(target.masked);
-        c.priority.push(d.priority.as_str());
-        c.status.push(d.state.status.as_str());
-        c.tries.push(i64::from(d.state.tries));
-        c.not_before.push(d.state.not_before);
-        c.lease_until.push(d.state.lease_until);
-        c.defer_reason.push(d.defer_reason.map(|r| r.as_str()));
-        c.fallback_for.push(d.fallback_for.map(|f| f.as_str()));
-        c.title.push(d.title.clone());
-        c.body.push(d.body.clone());
-        c.lms.push(d.lms);
-        c.vendor_message_id.push(d.vendor_message_id.clone());
-        c.last_error_class.push(d.last_error_class.map(|e| e.as_str()));
-        c.exhausted_at.push(d.exhausted_at);
-        c.discard_reason.push(d.discard_reason.clone());
-        c.queued_at.push(d.queued_at);
-        c.created_at.push(d.created_at);
-        c.updated_at.push(d.updated_at);
-    }
-    sqlx::query(concat!(
-        "INSERT INTO deliveries (",
-        delivery_columns!(),
-        ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::timestamptz[], \
-         $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::bool[], $20::text[], \
-         $21::text[], $22::timestamptz[], $23::text[], $24::timestamptz[], $25::timestamptz[], \
-         $26::timestamptz[])"
-    ))
-    .bind(c.id)
-    .bind(c.notification_id)
-    .bind(c.recipient_id)
-    .bind(c.channel)
-    .bind(c.target_kind)
-    .bind(c.target_address)
-    .bind(c.target_device_id)
-    .bind(c.target_token)
-    .bind(c.target_masked)
-    .bind(c.priority)
-    .bind(c.status)
-    .bind(c.tries)
-    .bind(c.not_before)
-    .bind(c.lease_until)
-    .bind(c.defer_reason)
-    .bind(c.fallback_for)
-    .bind(c.title)
-    .bind(c.body)
-    .bind(c.lms)
-    .bind(c.vendor_message_id)
-    .bind(c.last_error_class)
-    .bind(c.exhausted_at)
-    .bind(c.discard_reason)
-    .bind(c.queued_at)
-    .bind(c.created_at)
-    .bind(c.updated_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("writing deliveries"))?;
-    Ok(())
-}
-
-/// The `deliveries` columns of a batch, one array each (in [`delivery_columns!`] order).
-#[derive(Debug, Default)]
-struct DeliveryColumns {
-    id: Vec<String>,
-    notification_id: Vec<String>,
-    recipient_id: Vec<String>,
-    channel: Vec<&'static str>,
-    target_kind: Vec<&'static str>,
-    target_address: Vec<Option<String>>,
-    target_device_id: Vec<Option<String>>,
-    target_token: Vec<Option<String>>,
-    target_masked: Vec<Option<String>>,
-    priority: Vec<&'static str>,
-    status: Vec<&'static str>,
-    tries: Vec<i64>,
-    not_before: Vec<DateTime<Utc>>,
-    lease_until: Vec<Option<DateTime<Utc>>>,
-    defer_reason: Vec<Option<&'static str>>,
-    fallback_for: Vec<Option<&'static str>>,
-    title: Vec<Option<String>>,
-    body: Vec<String>,
-    lms: Vec<bool>,
-    vendor_message_id: Vec<Option<String>>,
-    last_error_class: Vec<Option<&'static str>>,
-    exhausted_at: Vec<Option<DateTime<Utc>>>,
-    discard_reason: Vec<Option<String>>,
-    queued_at: Vec<Option<DateTime<Utc>>>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-}
-
-impl DeliveryColumns {
-    fn with_capacity(len: usize) -> Self {
-        DeliveryColumns { id: Vec::with_capacity(len), body: Vec::with_capacity(len), ..Default::default() }
     }
 }
 

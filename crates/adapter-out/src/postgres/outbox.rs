@@ -63,34 +63,60 @@ pub(super) async fn insert_outbox(conn: &mut PgConnection, events: &[OutboxEvent
     if events.is_empty() {
         return Ok(());
     }
-    let ids = id_array(events.iter().map(|e| e.id));
-    let deliveries = id_array(events.iter().map(|e| e.delivery_id));
-    let notifications = id_array(events.iter().map(|e| e.notification_id));
-    let channels: Vec<&str> = events.iter().map(|e| e.channel.as_str()).collect();
-    let priorities: Vec<&str> = events.iter().map(|e| e.priority.as_str()).collect();
-    let attempts: Vec<i64> = events.iter().map(|e| i64::from(e.attempt)).collect();
-    let created: Vec<DateTime<Utc>> = events.iter().map(|e| e.created_at).collect();
-    let publish_attempts: Vec<i64> = events.iter().map(|e| i64::from(e.publish_attempts)).collect();
-    let next: Vec<DateTime<Utc>> = events.iter().map(|e| e.next_attempt_at).collect();
-    sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO outbox (",
         outbox_columns!(),
         ") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
          $7::timestamptz[], $8::int8[], $9::timestamptz[])"
-    ))
-    .bind(ids)
-    .bind(deliveries)
-    .bind(notifications)
-    .bind(channels)
-    .bind(priorities)
-    .bind(attempts)
-    .bind(created)
-    .bind(publish_attempts)
-    .bind(next)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("writing outbox rows"))?;
+    ));
+    OutboxColumns::of(events).bind_to(query).execute(&mut *conn).await.map_err(db("writing outbox rows"))?;
     Ok(())
+}
+
+/// Outbox rows as one array per column (in [`outbox_columns!`] order).
+#[derive(Debug)]
+pub(super) struct OutboxColumns {
+    ids: Vec<String>,
+    deliveries: Vec<String>,
+    notifications: Vec<String>,
+    channels: Vec<&'static str>,
+    priorities: Vec<&'static str>,
+    attempts: Vec<i64>,
+    created: Vec<DateTime<Utc>>,
+    publish_attempts: Vec<i64>,
+    next: Vec<DateTime<Utc>>,
+}
+
+impl OutboxColumns {
+    pub(super) fn of(events: &[OutboxEvent]) -> Self {
+        OutboxColumns {
+            ids: id_array(events.iter().map(|e| e.id)),
+            deliveries: id_array(events.iter().map(|e| e.delivery_id)),
+            notifications: id_array(events.iter().map(|e| e.notification_id)),
+            channels: events.iter().map(|e| e.channel.as_str()).collect(),
+            priorities: events.iter().map(|e| e.priority.as_str()).collect(),
+            attempts: events.iter().map(|e| i64::from(e.attempt)).collect(),
+            created: events.iter().map(|e| e.created_at).collect(),
+            publish_attempts: events.iter().map(|e| i64::from(e.publish_attempts)).collect(),
+            next: events.iter().map(|e| e.next_attempt_at).collect(),
+        }
+    }
+
+    /// Binds the nine arrays, in column order.
+    pub(super) fn bind_to(
+        self,
+        q: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(self.ids)
+            .bind(self.deliveries)
+            .bind(self.notifications)
+            .bind(self.channels)
+            .bind(self.priorities)
+            .bind(self.attempts)
+            .bind(self.created)
+            .bind(self.publish_attempts)
+            .bind(self.next)
+    }
 }
 
 /// A new outbox event for a delivery whose try count is `tries` (the publication leads to try

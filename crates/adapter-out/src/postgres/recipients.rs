@@ -10,9 +10,9 @@ use hub_domain::preferences::{KindPreference, Preferences};
 use hub_domain::time_window::DailyWindow;
 use hub_domain::{Channel, Contact, Kind, Locale, Recipient, RecipientId, Timezone};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
-use super::devices::devices_of;
+use super::devices::devices_from_columns;
 use super::errors::{corrupt, db, encoding};
 use super::rows::{DeliveryRow, delivery_columns, int, parse};
 use super::{PgStore, commit, rollback};
@@ -26,6 +26,13 @@ struct RecipientRow {
     preferences: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    contact_channels: Vec<String>,
+    contact_addresses: Vec<Option<String>>,
+    device_ids: Vec<String>,
+    device_platforms: Vec<String>,
+    device_tokens: Vec<String>,
+    device_active: Vec<bool>,
+    device_registered_at: Vec<DateTime<Utc>>,
 }
 
 /// The stored preference document (JSONB), the same shape as the API's.
@@ -89,10 +96,7 @@ fn decode_preferences(text: &str) -> Result<Preferences, PortError> {
 #[async_trait]
 impl RecipientStore for PgStore {
     async fn get(&self, id: &RecipientId) -> Result<Option<RecipientRecord>, PortError> {
-        let mut tx = self.read().await?;
-        let record = get_in(&mut tx, id).await?;
-        commit(tx).await?;
-        Ok(record)
+        get_in(&self.pool, id).await
     }
 
     async fn put(&self, recipient: &Recipient, now: DateTime<Utc>) -> Result<PutOutcome, PortError> {
@@ -132,32 +136,55 @@ impl RecipientStore for PgStore {
     }
 }
 
-async fn get_in(conn: &mut PgConnection, id: &RecipientId) -> Result<Option<RecipientRecord>, PortError> {
+async fn get_in(pool: &PgPool, id: &RecipientId) -> Result<Option<RecipientRecord>, PortError> {
+    // One statement, so one snapshot: the profile, its contacts and its devices as of the
+    // same instant, in one round trip (each list as parallel arrays, in its order).
     let row: Option<RecipientRow> = sqlx::query_as(
-        "SELECT locale, timezone, preferences::text AS preferences, created_at, updated_at \
-         FROM recipients WHERE id = $1",
+        "SELECT r.locale, r.timezone, r.preferences::text AS preferences, r.created_at, r.updated_at, \
+             ARRAY(SELECT c.channel FROM recipient_contacts c WHERE c.recipient_id = r.id ORDER BY c.position) \
+                 AS contact_channels, \
+             ARRAY(SELECT c.address FROM recipient_contacts c WHERE c.recipient_id = r.id ORDER BY c.position) \
+                 AS contact_addresses, \
+             ARRAY(SELECT d.id FROM devices d WHERE d.recipient_id = r.id ORDER BY d.registered_at, d.id) \
+                 AS device_ids, \
+             ARRAY(SELECT d.platform FROM devices d WHERE d.recipient_id = r.id ORDER BY d.registered_at, d.id) \
+                 AS device_platforms, \
+             ARRAY(SELECT d.token FROM devices d WHERE d.recipient_id = r.id ORDER BY d.registered_at, d.id) \
+                 AS device_tokens, \
+             ARRAY(SELECT d.active FROM devices d WHERE d.recipient_id = r.id ORDER BY d.registered_at, d.id) \
+                 AS device_active, \
+             ARRAY(SELECT d.registered_at FROM devices d WHERE d.recipient_id = r.id \
+                   ORDER BY d.registered_at, d.id) AS device_registered_at \
+         FROM recipients r WHERE r.id = $1",
     )
     .bind(id.as_str())
-    .fetch_optional(&mut *conn)
+    .fetch_optional(pool)
     .await
     .map_err(db("reading a recipient"))?;
     let Some(row) = row else { return Ok(None) };
-    let contacts: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT channel, address FROM recipient_contacts WHERE recipient_id = $1 ORDER BY position",
-    )
-    .bind(id.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db("reading a recipient's contacts"))?;
-    let contacts = contacts
-        .into_iter()
+    if row.contact_channels.len() != row.contact_addresses.len() {
+        return Err(corrupt(
+            "recipient_contacts",
+            format_args!("{id}: the contact columns differ in length"),
+        ));
+    }
+    let contacts = row
+        .contact_channels
+        .iter()
+        .zip(&row.contact_addresses)
         .map(|(channel, address)| {
-            let channel: Channel = parse("recipient_contacts", "channel", &channel)?;
+            let channel: Channel = parse("recipient_contacts", "channel", channel)?;
             Contact::parse(channel, address.as_deref())
                 .map_err(|e| corrupt("recipient_contacts", format_args!("{id} {channel}: {e}")))
         })
         .collect::<Result<Vec<_>, PortError>>()?;
-    let devices = devices_of(conn, id).await?;
+    let devices = devices_from_columns(
+        row.device_ids,
+        row.device_platforms,
+        row.device_tokens,
+        row.device_active,
+        row.device_registered_at,
+    )?;
     let recipient = Recipient {
         id: id.clone(),
         contacts,
