@@ -57,7 +57,7 @@ impl Default for KafkaSettings {
             publish_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(10),
-            max_buffered: 1000,
+            max_buffered: 10_000,
             client_id: "notification-hub".to_owned(),
         }
     }
