@@ -212,6 +212,23 @@ production() {
   echo "production-drain: NH_ROLES=relay $HUB serve, polling SELECT count(*) FROM outbox WHERE published_at IS NULL" >>"$OUT/commands.txt"
   python3 -c "import json; print(json.dumps({'rows': $queued, 'seconds': $seconds, 'eventsPerSecond': $queued / $seconds}))" \
     | tee "$OUT/production-drain.json" >&2
+  say "production: dispatch of that backlog by a worker-only process, NH_MOCK_VENDOR_LATENCY=100ms"
+  # The drained rows are now queue messages whose deliveries are PENDING: a worker process alone
+  # (no API, no relay sharing the box) dispatches them against a vendor answering in 100 ms.
+  local pending
+  pending=$(psql "$db" -qAt -c "SELECT count(*) FROM deliveries WHERE status = 'PENDING'")
+  start_hub production-dispatch NH_ROLES=worker NH_MOCK_VENDOR_LATENCY=100ms NH_WORKER_CONCURRENCY=256
+  started=$EPOCHREALTIME
+  left=$pending
+  while ((left > 0)); do
+    sleep 0.2
+    left=$(psql "$db" -qAt -c "SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'DISPATCHING')")
+  done
+  seconds=$(python3 -c "print(float('$EPOCHREALTIME') - float('$started'))")
+  stop_hub
+  echo "production-dispatch: NH_ROLES=worker NH_MOCK_VENDOR_LATENCY=100ms NH_WORKER_CONCURRENCY=256 $HUB serve, polling SELECT count(*) FROM deliveries WHERE status IN ('PENDING', 'DISPATCHING')" >>"$OUT/commands.txt"
+  python3 -c "import json; print(json.dumps({'deliveries': $pending, 'seconds': $seconds, 'deliveriesPerSecond': $pending / $seconds}))" \
+    | tee "$OUT/production-dispatch.json" >&2
 }
 
 if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then

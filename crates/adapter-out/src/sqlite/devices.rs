@@ -38,6 +38,17 @@ impl DeviceRow {
     }
 }
 
+/// Devices read as a JSON array of `[id, platform, token, active, registered_at]` rows.
+pub(super) fn devices_from_json(json: &str) -> Result<Vec<Device>, PortError> {
+    let rows: Vec<(String, String, String, i64, i64)> =
+        serde_json::from_str(json).map_err(|e| corrupt(DEVICES, format_args!("the devices read: {e}")))?;
+    rows.into_iter()
+        .map(|(id, platform, token, active, registered_at)| {
+            DeviceRow { id, platform, token, active, registered_at }.into_device()
+        })
+        .collect()
+}
+
 /// The recipient's devices, active and disabled, oldest registration first.
 pub(super) async fn devices_of(
     conn: &mut SqliteConnection,

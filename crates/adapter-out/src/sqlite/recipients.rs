@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use super::devices::devices_of;
+use super::devices::devices_from_json;
 use super::errors::{corrupt, db};
 use super::rows::{DeliveryRow, delivery_columns, int, micros, parse, time};
 use super::writer::Done;
@@ -27,6 +27,10 @@ struct RecipientRow {
     preferences: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// JSON array of `[channel, address]`, in position order.
+    contacts: String,
+    /// JSON array of `[id, platform, token, active, registered_at]`, oldest registration first.
+    devices: String,
 }
 
 /// The stored preference document (JSON), the same shape as the API's.
@@ -91,22 +95,25 @@ fn decode_preferences(text: &str) -> Result<Preferences, PortError> {
 #[async_trait]
 impl RecipientStore for SqliteStore {
     async fn get(&self, id: &RecipientId) -> Result<Option<RecipientRecord>, PortError> {
-        let mut tx = self.read().await?;
+        // One statement (one snapshot, one hop to the connection's thread): the profile with its
+        // contacts and devices as JSON arrays of rows, each in its order.
+        let mut conn = self.reader.acquire().await.map_err(db("reading a recipient"))?;
         let row: Option<RecipientRow> = sqlx::query_as(
-            "SELECT locale, timezone, preferences, created_at, updated_at FROM recipients WHERE id = ?1",
+            "SELECT r.locale, r.timezone, r.preferences, r.created_at, r.updated_at, \
+                 (SELECT json_group_array(json_array(c.channel, c.address) ORDER BY c.position) \
+                  FROM recipient_contacts c WHERE c.recipient_id = r.id) AS contacts, \
+                 (SELECT json_group_array(json_array(d.id, d.platform, d.token, d.active, d.registered_at) \
+                         ORDER BY d.registered_at, d.id) \
+                  FROM devices d WHERE d.recipient_id = r.id) AS devices \
+             FROM recipients r WHERE r.id = ?1",
         )
         .bind(id.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db("reading a recipient"))?;
         let Some(row) = row else { return Ok(None) };
-        let contacts: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT channel, address FROM recipient_contacts WHERE recipient_id = ?1 ORDER BY position",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("reading a recipient's contacts"))?;
+        let contacts: Vec<(String, Option<String>)> = serde_json::from_str(&row.contacts)
+            .map_err(|e| corrupt("recipient_contacts", format_args!("{id}: {e}")))?;
         let contacts = contacts
             .into_iter()
             .map(|(channel, address)| {
@@ -115,7 +122,7 @@ impl RecipientStore for SqliteStore {
                     .map_err(|e| corrupt("recipient_contacts", format_args!("{id} {channel}: {e}")))
             })
             .collect::<Result<Vec<_>, PortError>>()?;
-        let devices = devices_of(&mut tx, id).await?;
+        let devices = devices_from_json(&row.devices)?;
         let recipient = Recipient {
             id: id.clone(),
             contacts,
