@@ -1,8 +1,9 @@
 //! `hub-load`: the load driver of `make bench` (issue 7, docs/performance.md).
 //!
 //! - `setup` creates the recipients a run sends to (quiet hours off, so results do not depend on
-//!   the hour), then warms the hub up: one notification sent and waited for until SENT, so a run
-//!   measures a pipeline that is already moving (queue consumers have joined their groups).
+//!   the hour), then warms the hub up: 200 notifications sent (32 at a time) and waited for until
+//!   SENT, so a run measures a pipeline that is already moving (database connections open, queue
+//!   consumers joined to their groups).
 //! - `send` offers POSTs at a constant arrival rate (open loop: request *i* is due at
 //!   `start + i / rate` whether or not earlier ones have answered, and its latency is measured from
 //!   that due time, so a stalled server cannot hide its stall by slowing the client down — no
@@ -68,7 +69,7 @@ struct Target {
 struct SetupArgs {
     #[command(flatten)]
     target: Target,
-    /// Skip the warm-up (one notification sent and waited for until SENT), e.g. for a hub
+    /// Skip the warm-up (200 notifications sent and waited for until SENT), e.g. for a hub
     /// without the relay and worker roles.
     #[arg(long)]
     no_warm_up: bool,

@@ -131,41 +131,57 @@ fn dispatch_rate(sent_at: &mut [DateTime<Utc>], deliveries: f64) -> Option<f64> 
     (span > 0.0).then(|| 0.9 * deliveries / span)
 }
 
-/// How long the warm-up waits for its notification to be SENT.
+/// How long the warm-up waits for its notifications to be SENT.
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Sends one notification and waits until every delivery of it is SENT, so that a run starts
-/// on a hub whose whole pipeline (relay, queue consumers, workers) is already moving: a queue
-/// consumer joining its group after start would otherwise count as accept → SENT latency of
-/// the first seconds of the first run.
+/// Notifications of the warm-up, and how many of them are in flight at once.
+const WARM_UP_COUNT: u64 = 200;
+const WARM_UP_CONCURRENCY: usize = 32;
+
+/// Sends [`WARM_UP_COUNT`] notifications, [`WARM_UP_CONCURRENCY`] at a time, and waits until
+/// every delivery of them is SENT, so that a run starts on a hub whose whole pipeline is
+/// already moving: database connections opened (and their prepared statements planned), queue
+/// consumers joined to their groups. Without it the first second of the first run would count
+/// the hub's cold start as request and accept → SENT latency.
 pub(crate) async fn warm_up(client: &reqwest::Client, target: &Target) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (key, body) = run::request(target, &format!("warm-up-{}", Utc::now().timestamp_micros()), 0);
-    let response = client
-        .post(format!("{}/api/v1/notifications", target.url))
-        .header("Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await?;
-    let status = response.status();
-    let answer: Value = response.json().await?;
-    let id = answer["notificationId"].as_str().filter(|_| status.is_success());
-    let id = id.ok_or_else(|| anyhow::anyhow!("warm-up POST answered {status}: {answer}"))?;
-    loop {
-        let view: Value =
-            client.get(format!("{}/api/v1/notifications/{id}", target.url)).send().await?.json().await?;
-        let times = sent_times(&view);
-        if !times.is_empty() && times.iter().all(Option::is_some) {
-            break;
+    let run = format!("warm-up-{}", Utc::now().timestamp_micros());
+    let mut ids = Vec::new();
+    let numbers: Vec<u64> = (0..WARM_UP_COUNT).collect();
+    for chunk in numbers.chunks(WARM_UP_CONCURRENCY) {
+        let mut posts = tokio::task::JoinSet::new();
+        for n in chunk {
+            let (key, body) = run::request(target, &run, *n);
+            let (client, url) = (client.clone(), format!("{}/api/v1/notifications", target.url));
+            posts.spawn(async move {
+                let response = client.post(url).header("Idempotency-Key", key).json(&body).send().await?;
+                let status = response.status();
+                let answer: Value = response.json().await?;
+                let id = answer["notificationId"].as_str().filter(|_| status.is_success()).map(str::to_owned);
+                id.ok_or_else(|| anyhow::anyhow!("warm-up POST answered {status}: {answer}"))
+            });
         }
-        anyhow::ensure!(
-            started.elapsed() < WARM_UP_TIMEOUT,
-            "the warm-up notification {id} was not SENT in time: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Some(id) = posts.join_next().await {
+            ids.push(id??);
+        }
+    }
+    for id in ids {
+        loop {
+            let view: Value =
+                client.get(format!("{}/api/v1/notifications/{id}", target.url)).send().await?.json().await?;
+            let times = sent_times(&view);
+            if !times.is_empty() && times.iter().all(Option::is_some) {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < WARM_UP_TIMEOUT,
+                "the warm-up notification {id} was not SENT in time: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     report::line(&format!(
-        "warm-up: a notification went from POST to SENT in {:.2}s",
+        "warm-up: {WARM_UP_COUNT} notifications, {WARM_UP_CONCURRENCY} at a time, all SENT {:.2}s after the first POST",
         started.elapsed().as_secs_f64()
     ));
     Ok(())
