@@ -18,9 +18,11 @@ cd "$(dirname "$0")/.."
 CARGO="${CARGO:-cargo}"
 SCALE="${BENCH_SCALE:-1}"
 STACKS="${BENCH_STACKS:-embedded production}"
-HUB=target/release/notification-hub
-LOAD=target/release/hub-load
-OUT="${BENCH_OUT:-target/bench/$(date -u +%Y%m%dT%H%M%SZ)}"
+# The build's target folder (CARGO_TARGET_DIR when set, as cargo does).
+TARGET="${CARGO_TARGET_DIR:-target}"
+HUB="$TARGET/release/notification-hub"
+LOAD="$TARGET/release/hub-load"
+OUT="${BENCH_OUT:-$TARGET/bench/$(date -u +%Y%m%dT%H%M%SZ)}"
 # Rate limits out of the way: the runs measure throughput, not the token buckets.
 UNLIMITED="PUSH=100000000/1s,EMAIL=100000000/1s,SMS=100000000/1s,KAKAO_ALIMTALK=100000000/1s,SLACK=100000000/1s,IN_APP=100000000/1s"
 
