@@ -218,6 +218,7 @@ async fn callbacks_move_sent_deliveries_and_leave_terminal_ones() {
     assert_eq!(audits.len(), 1);
     assert_eq!(audits[0].action, AuditAction::CallbackApplied);
     assert_eq!(audits[0].actor, "vendor:ses");
+    assert_eq!(audits[0].outcome, "DELIVERED reported: SENT -> DELIVERED");
 }
 
 #[tokio::test]

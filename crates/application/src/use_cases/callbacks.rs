@@ -172,7 +172,11 @@ impl App {
                 target: Some(delivery.id.to_string()),
                 filter: None,
                 counts: None,
-                outcome: format!("{} -> {}", callback.status, applied.state.status),
+                // What the vendor said and what it did: `DELIVERED reported: SENT -> DELIVERED`.
+                outcome: format!(
+                    "{} reported: {} -> {}",
+                    callback.status, delivery.state.status, applied.state.status
+                ),
             })
             .await?;
         Ok(CallbackOutcome::Applied(applied.state.status))
