@@ -176,6 +176,7 @@ SQL
   # from the scheduled start (pgbench's schedule lag + run time, as hub-load measures POSTs) is
   # what PostgreSQL alone takes at that rate on this disk.
   echo "pgbench-500: $pgbench -n -c $clients -j 2 -R 500 -T $seconds -l -f accept.pgbench <fresh database>" >>"$OUT/commands.txt"
+  psql "$NH_TEST_DATABASE_URL" -qAt -c CHECKPOINT >/dev/null
   local script
   script=$(realpath "$OUT/accept.pgbench")
   (cd "$OUT/pgbench" && "$pgbench" -n -c "$clients" -j 2 -R 500 -T "$seconds" -l --log-prefix=rate500 \

@@ -97,8 +97,11 @@ impl Store {
                 Ok(Store::Sqlite(Arc::new(store)))
             }
             StoreBackend::Postgres(url) => {
-                let settings =
-                    PgSettings { max_connections: config.database_pool_size, ..PgSettings::default() };
+                let settings = PgSettings {
+                    max_connections: config.database_pool_size,
+                    min_connections: config.database_pool_min,
+                    ..PgSettings::default()
+                };
                 let store = PgStore::connect(url.expose_secret(), settings)
                     .await
                     .context("NH_DATABASE_URL: connecting to PostgreSQL")?;

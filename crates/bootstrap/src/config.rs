@@ -101,6 +101,8 @@ pub struct Config {
     pub kafka_replication_factor: i32,
     /// PostgreSQL connections per process.
     pub database_pool_size: u32,
+    /// PostgreSQL connections kept open while idle (at most `database_pool_size`).
+    pub database_pool_min: u32,
     /// Apply PostgreSQL migrations at start.
     pub database_migrate_on_start: bool,
     /// Prefix of every Redis key.
@@ -297,6 +299,11 @@ impl Config {
                 }
             })
         };
+        let database_pool_size = small("database_pool_size", 1_000)? as u32;
+        let database_pool_min = match number("database_pool_min")? {
+            n if n <= 1_000 => (n as u32).min(database_pool_size),
+            _ => return Err(error("database_pool_min", "must be between 0 and 1000")),
+        };
         let database_migrate_on_start = match get("database_migrate_on_start").as_str() {
             "true" => true,
             "false" => false,
@@ -320,7 +327,8 @@ impl Config {
             kafka_topic_prefix: get("kafka_topic_prefix"),
             kafka_partitions: small("kafka_partitions", 10_000)? as i32,
             kafka_replication_factor: small("kafka_replication_factor", 32)? as i32,
-            database_pool_size: small("database_pool_size", 1_000)? as u32,
+            database_pool_size,
+            database_pool_min,
             database_migrate_on_start,
             redis_key_prefix: get("redis_key_prefix"),
             roles,

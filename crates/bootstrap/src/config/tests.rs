@@ -80,6 +80,8 @@ fn a_bad_value_fails_naming_its_key() {
         ("NH_WORKER_CONCURRENCY", "0"),
         ("NH_WORKER_BATCH", "0"),
         ("NH_WORKER_BATCH", "1001"),
+        ("NH_DATABASE_POOL_MIN", "-1"),
+        ("NH_DATABASE_POOL_MIN", "1001"),
         ("NH_SHUTDOWN_GRACE", "-1s"),
         ("NH_ADMIN_RATE_LIMIT", "60"),
         ("NH_ADMIN_RATE_LIMIT", "0/60s"),
@@ -98,6 +100,18 @@ fn a_bad_value_fails_naming_its_key() {
         assert_eq!(err.key, key, "{value}: {err}");
         assert!(err.to_string().starts_with(key));
     }
+}
+
+#[test]
+fn the_idle_pool_floor_defaults_to_two_and_never_exceeds_the_pool() {
+    let c = load_with(&[]).unwrap();
+    assert_eq!((c.database_pool_size, c.database_pool_min), (16, 2));
+    let c = load_with(&[("NH_DATABASE_POOL_SIZE", "1")]).unwrap();
+    assert_eq!((c.database_pool_size, c.database_pool_min), (1, 1));
+    let c = load_with(&[("NH_DATABASE_POOL_MIN", "0")]).unwrap();
+    assert_eq!(c.database_pool_min, 0);
+    let c = load_with(&[("NH_DATABASE_POOL_SIZE", "8"), ("NH_DATABASE_POOL_MIN", "20")]).unwrap();
+    assert_eq!(c.database_pool_min, 8);
 }
 
 #[test]
