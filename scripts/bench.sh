@@ -103,6 +103,12 @@ pg_commits() {
   psql "$NH_TEST_DATABASE_URL" -qAt -c "SELECT sum(xact_commit) FROM pg_stat_database"
 }
 
+# Writes out every dirty page now, so that a checkpoint made due by earlier writes does not land
+# in the run that follows.
+checkpoint() {
+  psql "$NH_TEST_DATABASE_URL" -qAt -c CHECKPOINT >/dev/null
+}
+
 # run_pg <name> <command…>: `run`, plus the PostgreSQL commits per second during it, into
 # $OUT/<name>-pg.json.
 run_pg() {
@@ -155,7 +161,7 @@ pgbench_baseline() {
   local db clients=$1 seconds=$2
   db=$(fresh_database pgbench)
   NH_DATABASE_URL="$db" "$HUB" migrate >/dev/null 2>&1
-  psql "$NH_TEST_DATABASE_URL" -qAt -c CHECKPOINT >/dev/null
+  checkpoint
   cat >"$OUT/accept.pgbench" <<'SQL'
 \set n random(1, 9000000000000000000)
 BEGIN;
@@ -176,7 +182,7 @@ SQL
   # from the scheduled start (pgbench's schedule lag + run time, as hub-load measures POSTs) is
   # what PostgreSQL alone takes at that rate on this disk.
   echo "pgbench-500: $pgbench -n -c $clients -j 2 -R 500 -T $seconds -l -f accept.pgbench <fresh database>" >>"$OUT/commands.txt"
-  psql "$NH_TEST_DATABASE_URL" -qAt -c CHECKPOINT >/dev/null
+  checkpoint
   local script
   script=$(realpath "$OUT/accept.pgbench")
   (cd "$OUT/pgbench" && "$pgbench" -n -c "$clients" -j 2 -R 500 -T "$seconds" -l --log-prefix=rate500 \
@@ -207,9 +213,7 @@ production_send() {
   shift 5
   STACK_ENV=("${base_env[@]}" NH_DATABASE_URL="$(fresh_database "${name//-/_}")" NH_REDIS_KEY_PREFIX="$name:"
     NH_KAFKA_TOPIC_PREFIX="$name.")
-  # Each run starts with the dirty pages of the runs before it written out, so that a checkpoint
-  # they made due does not land in this one.
-  psql "$NH_TEST_DATABASE_URL" -qAt -c CHECKPOINT >/dev/null
+  checkpoint
   if [[ "${WORKERS_APART:-0}" == 1 ]]; then
     start_workers "$name" "$@"
     start_hub "$name" NH_ROLES=api "$@"
